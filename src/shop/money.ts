@@ -1,0 +1,35 @@
+// Money is integer fen (分) everywhere inside the shop; yuan strings exist only at the edges.
+
+export class MoneyFormatError extends Error {
+  override name = 'MoneyFormatError';
+}
+
+const MAX_FEN = 10_000_000_000; // ¥100,000,000.00, Alipay's ceiling for one trade
+
+const YUAN = /^(0|[1-9]\d{0,8})(?:\.(\d{1,2}))?$/;
+
+/** "12.3" → 1230. Rejects signs, exponents, more than two decimals and anything not plain digits. */
+export function parseYuan(text: string): number {
+  const match = YUAN.exec(text);
+  if (!match) throw new MoneyFormatError(`"${text}" is not an amount in yuan like 12.30`);
+  const fen = Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
+  if (fen > MAX_FEN) throw new MoneyFormatError(`"${text}" is more than ¥100,000,000.00`);
+  return fen;
+}
+
+function assertFen(fen: number): void {
+  if (!Number.isSafeInteger(fen) || fen < 0) throw new MoneyFormatError(`${fen} is not a whole, non-negative number of fen`);
+}
+
+/** 1230 → "12.30" */
+export function formatYuan(fen: number): string {
+  assertFen(fen);
+  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+}
+
+/** 199900 → "¥1,999.00" */
+export function formatPrice(fen: number): string {
+  assertFen(fen);
+  const yuan = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `¥${yuan}.${String(fen % 100).padStart(2, '0')}`;
+}

@@ -1,0 +1,25 @@
+import { Router } from 'express';
+import type { Db } from '../../db/client.js';
+import { getGoods, listGoods } from '../../shop/goods.js';
+import { NotFoundError } from '../../shop/errors.js';
+
+function pageNumber(value: unknown): number {
+  return typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : 1;
+}
+
+export function catalogRoutes(db: Db): Router {
+  const router = Router();
+
+  router.get('/', async (req, res) => {
+    const q = typeof req.query.q === 'string' ? req.query.q : '';
+    const page = await listGoods(db, { q, page: pageNumber(req.query.page) });
+    res.render('goods/index', page);
+  });
+
+  router.get('/goods/:id', async (req, res) => {
+    if (!/^\d{1,10}$/.test(req.params.id)) throw new NotFoundError('This product does not exist.');
+    res.render('goods/show', { goods: await getGoods(db, Number(req.params.id)) });
+  });
+
+  return router;
+}

@@ -1,0 +1,14 @@
+import { createApp, type AppDeps } from '../../src/app.js';
+import { loadConfig, type Env } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import type { Db } from '../../src/db/client.js';
+
+export function testConfig(env: Env = {}) {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
+}
+
+export function buildApp(db: Db, overrides: Partial<AppDeps> & { env?: Env } = {}) {
+  const { env, ...deps } = overrides;
+  const config = deps.config ?? testConfig(env);
+  return createApp({ config, db, logger: createLogger(config.logLevel), ...deps });
+}

@@ -1,0 +1,41 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it('starts with nothing configured', () => {
+    const config = loadConfig({}, '/srv/shop');
+    expect(config.port).toBe(3000);
+    expect(config.publicBaseUrl).toBe('http://localhost:3000');
+    expect(config.dataDir).toBe(path.resolve('/srv/shop/data'));
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.env).toBe('development');
+  });
+
+  it('treats empty values as unset', () => {
+    const config = loadConfig({ PORT: '', DATABASE_URL: ' ', PUBLIC_BASE_URL: '' });
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBeUndefined();
+  });
+
+  it('derives PUBLIC_BASE_URL from PORT', () => {
+    expect(loadConfig({ PORT: '8080' }).publicBaseUrl).toBe('http://localhost:8080');
+  });
+
+  it('lists every invalid variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'abc', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', PUBLIC_BASE_URL: 'ftp://x' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    for (const key of ['PORT', 'DATABASE_URL', 'LOG_LEVEL', 'PUBLIC_BASE_URL']) expect(message).toContain(key);
+    expect((error as ConfigError).problems).toHaveLength(4);
+  });
+
+  it('refuses a half-configured Alipay and names what is missing', () => {
+    expect(() => loadConfig({ ALIPAY_APP_ID: '2021000000000000' })).toThrow(/ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY/);
+  });
+});
