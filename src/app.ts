@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
@@ -7,19 +8,28 @@ import type { Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { formatPrice, formatYuan } from './shop/money.js';
+import type { AlipayGateway } from './web/alipay-gateway.js';
 import { createErrorHandler, notFound } from './web/errors.js';
+import { alipayRoutes } from './web/routes/alipay.js';
+import { cartRoutes } from './web/routes/cart.js';
 import { catalogRoutes } from './web/routes/catalog.js';
 import { healthRoutes } from './web/routes/health.js';
+import { orderRoutes } from './web/routes/orders.js';
+import { csrfProtection, sessionMiddleware } from './web/session.js';
 
 export interface AppDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  alipay: AlipayGateway;
+  sessionSecret: string;
+  /** The built-in sandbox gateway's routes, mounted at `sandbox.basePath` when it is in use. */
+  sandbox?: { basePath: string; router: Router };
 }
 
 /** Builds the shop; never listens (src/main.ts does). */
 export function createApp(deps: AppDeps): Express {
-  const { config, db, logger } = deps;
+  const { config, db, logger, alipay } = deps;
   const app = express();
   app.set('trust proxy', config.trustProxy);
   app.set('view engine', 'ejs');
@@ -27,22 +37,53 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.locals.formatPrice = formatPrice;
   app.locals.formatYuan = formatYuan;
+  app.locals.sandboxBanner = deps.sandbox !== undefined;
 
-  app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
+  app.use(
+    pinoHttp({
+      logger,
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/static/') === true },
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&](sign|biz_content)=)[^&]*/g, '$1…') }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use((_req, res, next) => {
+    res.locals.cspNonce = randomBytes(16).toString('base64');
+    next();
+  });
   app.use(
     helmet({
       contentSecurityPolicy: {
         directives: {
+          'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],
+          // The buy forms answer with a redirect to Alipay's gateway: browsers apply form-action to it.
+          'form-action': ["'self'", alipay.origin],
           // No CDN: everything is served by the app. `upgrade-insecure-requests` would break plain-http localhost.
           'upgrade-insecure-requests': null,
         },
       },
+      strictTransportSecurity: config.publicBaseUrl.startsWith('https:'),
     }),
   );
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public', 'static'), { maxAge: config.env === 'production' ? '1d' : 0 }));
-
   app.use(healthRoutes(db));
+  if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
+  app.use(alipayRoutes({ db, alipay }));
+
+  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
+  app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie: config.publicBaseUrl.startsWith('https:') }));
+  app.use(csrfProtection);
+  app.use((req, res, next) => {
+    res.locals.cartCount = Object.values(req.session.cart ?? {}).reduce((sum, q) => sum + q, 0);
+    next();
+  });
+
+  const orderDeps = { db, alipay, ttlMinutes: config.orderTtlMinutes };
   app.use(catalogRoutes(db));
+  app.use(cartRoutes(orderDeps));
+  app.use(orderRoutes(orderDeps));
 
   app.use(notFound);
   app.use(createErrorHandler({ showStack: config.env !== 'production' }));

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/client.js';
+import type { OrderStatus } from '../generated/prisma/client.js';
+import { InvalidRequestError, NotFoundError } from './errors.js';
+
+export const MAX_QUANTITY = 99;
+// orders.total_fen is a PostgreSQL integer
+const MAX_TOTAL_FEN = 2_147_483_647;
+
+export interface OrderLine {
+  goodsId: number;
+  quantity: number;
+}
+
+/**
+ * `20261125` (Beijing date, for humans and for Alipay's console) + 24 hex chars (96 random bits):
+ * the number is the only key to the order page, so it must not be guessable.
+ */
+export function newOutTradeNo(now: Date): string {
+  const beijing = new Date(now.getTime() + 8 * 60 * 60 * 1000).toISOString().slice(0, 10).replaceAll('-', '');
+  return `${beijing}${randomBytes(12).toString('hex')}`;
+}
+
+function subjectFor(names: string[]): string {
+  const first = names[0] ?? '';
+  const subject = names.length > 1 ? `${first} 等${names.length}件商品` : first;
+  return subject.length > 256 ? `${subject.slice(0, 255)}…` : subject;
+}
+
+/**
+ * Creates an UNPAID order priced from the database (never from the request), with a snapshot of
+ * each item's name and unit price.
+ */
+export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes: number; now?: Date }) {
+  const now = opts.now ?? new Date();
+  if (opts.lines.length === 0) throw new InvalidRequestError('Your order is empty: add at least one item.');
+  const quantities = new Map<number, number>();
+  for (const line of opts.lines) {
+    if (!Number.isSafeInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY) {
+      throw new InvalidRequestError(`Quantity must be a whole number from 1 to ${MAX_QUANTITY}.`);
+    }
+    const total = (quantities.get(line.goodsId) ?? 0) + line.quantity;
+    if (total > MAX_QUANTITY) throw new InvalidRequestError(`You can buy at most ${MAX_QUANTITY} of one item per order.`);
+    quantities.set(line.goodsId, total);
+  }
+  const goods = await db.goods.findMany({ where: { id: { in: [...quantities.keys()] }, active: true } });
+  const byId = new Map(goods.map((g) => [g.id, g]));
+  const items = [...quantities].map(([goodsId, quantity]) => {
+    const g = byId.get(goodsId);
+    if (!g) throw new InvalidRequestError('One of the items is not for sale (any more). Please check your order.');
+    return { goodsId, name: g.name, unitPriceFen: g.priceFen, quantity };
+  });
+  const totalFen = items.reduce((sum, item) => sum + item.unitPriceFen * item.quantity, 0);
+  if (totalFen > MAX_TOTAL_FEN) throw new InvalidRequestError('This order is too large to pay in one go. Please split it.');
+
+  return db.order.create({
+    data: {
+      outTradeNo: newOutTradeNo(now),
+      totalFen,
+      subject: subjectFor(items.map((i) => i.name)),
+      expiresAt: new Date(now.getTime() + opts.ttlMinutes * 60_000),
+      items: { create: items },
+    },
+    include: { items: true },
+  });
+}
+
+export type OrderWithItems = NonNullable<Awaited<ReturnType<typeof findOrder>>>;
+
+export function findOrder(db: Db, outTradeNo: string) {
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(outTradeNo)) return Promise.resolve(null);
+  return db.order.findUnique({ where: { outTradeNo }, include: { items: { orderBy: { id: 'asc' } } } });
+}
+
+export async function getOrder(db: Db, outTradeNo: string): Promise<OrderWithItems> {
+  const order = await findOrder(db, outTradeNo);
+  if (!order) throw new NotFoundError('There is no order with this number.');
+  return order;
+}
+
+export function listOrders(db: Db, outTradeNos: string[]) {
+  return db.order.findMany({ where: { outTradeNo: { in: outTradeNos } }, orderBy: { createdAt: 'desc' } });
+}
+
+export function isPayable(order: { status: OrderStatus; expiresAt: Date }, now = new Date()): boolean {
+  return order.status === 'UNPAID' && order.expiresAt > now;
+}

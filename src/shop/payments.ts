@@ -1,0 +1,174 @@
+import type { Db } from '../db/client.js';
+import { Prisma, type OrderStatus, type PaymentEventSource } from '../generated/prisma/client.js';
+
+/** What the payment provider says about one trade, already verified, in the shop's words. */
+export interface PaymentReport {
+  source: PaymentEventSource;
+  outTradeNo: string;
+  /** Checked against ours for notifications; queries are made with our own app id. */
+  appId?: string;
+  sellerId?: string;
+  tradeNo?: string;
+  amountFen: number;
+  state: 'waiting' | 'paid' | 'closed';
+  buyerLogonId?: string;
+  paidAt?: Date;
+  closedAt?: Date;
+  /** Refund events carry the cumulative refunded amount. */
+  refund?: { refundedFen: number; at: Date };
+  notifyId?: string;
+  tradeStatus?: string;
+  /** The message as received, kept for audit (truncated to 64 KiB). */
+  raw: string;
+}
+
+export interface Merchant {
+  appId: string;
+  sellerId?: string;
+}
+
+export type PaymentOutcome =
+  | { outcome: 'applied'; status: OrderStatus; attention?: string }
+  | { outcome: 'duplicate'; status: OrderStatus }
+  | { outcome: 'acknowledged'; status: OrderStatus }
+  | { outcome: 'rejected'; reason: string };
+
+const RAW_LIMIT = 64 * 1024;
+
+function truncate(raw: string): string {
+  return raw.length > RAW_LIMIT ? raw.slice(0, RAW_LIMIT) : raw;
+}
+
+type Tx = Prisma.TransactionClient;
+
+async function recordEvent(
+  tx: Tx | Db,
+  report: Pick<PaymentReport, 'source' | 'outTradeNo' | 'notifyId' | 'tradeStatus' | 'raw'> & { orderId?: number },
+  verified: boolean,
+  outcome: string,
+  reason?: string,
+) {
+  await tx.paymentEvent.create({
+    data: {
+      source: report.source,
+      orderId: report.orderId ?? null,
+      outTradeNo: report.outTradeNo?.slice(0, 64) || null,
+      notifyId: report.notifyId?.slice(0, 128) || null,
+      tradeStatus: report.tradeStatus?.slice(0, 32) || null,
+      verified,
+      outcome,
+      reason: reason?.slice(0, 500) ?? null,
+      rawBody: truncate(report.raw),
+    },
+  });
+}
+
+/** Keeps a notification that could not be verified, so nothing that reached us is lost. */
+export async function recordRejectedNotification(
+  db: Db,
+  raw: string,
+  reason: string,
+  hints: { outTradeNo?: string; notifyId?: string; tradeStatus?: string } = {},
+) {
+  await recordEvent(db, { source: 'NOTIFY', raw, ...hints, outTradeNo: hints.outTradeNo ?? '' }, false, 'rejected', reason);
+}
+
+function checkReport(order: { totalFen: number } | null, report: PaymentReport, merchant: Merchant): string | undefined {
+  // Alipay's four checks before acting on a notification.
+  if (!order) return `unknown out_trade_no ${report.outTradeNo}`;
+  if (report.amountFen !== order.totalFen) return `amount ${report.amountFen} fen does not match the order total ${order.totalFen} fen`;
+  if (report.appId !== undefined && report.appId !== merchant.appId) return `app_id ${report.appId} is not ours`;
+  if (merchant.sellerId && report.sellerId !== undefined && report.sellerId !== merchant.sellerId) {
+    return `seller_id ${report.sellerId} is not ours`;
+  }
+  if (merchant.sellerId && report.source === 'NOTIFY' && report.sellerId === undefined) return 'seller_id is missing';
+  return undefined;
+}
+
+async function markPaid(tx: Tx, orderId: number, report: PaymentReport): Promise<PaymentOutcome> {
+  const paid = { tradeNo: report.tradeNo ?? null, buyerLogonId: report.buyerLogonId ?? null, paidAt: report.paidAt ?? new Date() };
+  // The one transition that must happen once: only an UNPAID order becomes PAID here.
+  const { count } = await tx.order.updateMany({ where: { id: orderId, status: 'UNPAID' }, data: { status: 'PAID', ...paid } });
+  if (count === 1) return { outcome: 'applied', status: 'PAID' };
+
+  const current = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
+  if (current.status === 'PAID' || current.status === 'REFUNDED') {
+    if (!report.tradeNo || current.tradeNo === report.tradeNo) return { outcome: 'duplicate', status: current.status };
+    const attention = `A second Alipay trade ${report.tradeNo} paid this order (already paid by ${current.tradeNo}): refund one of them.`;
+    await tx.order.update({ where: { id: orderId }, data: { attention } });
+    return { outcome: 'applied', status: current.status, attention };
+  }
+  // EXPIRED or CLOSED here, but Alipay took the money: never drop it — mark paid and flag it.
+  const attention = `Paid at Alipay after the order was ${current.status.toLowerCase()} here: check stock, then fulfil or refund.`;
+  const flagged = await tx.order.updateMany({
+    where: { id: orderId, status: { in: ['EXPIRED', 'CLOSED'] } },
+    data: { status: 'PAID', ...paid, attention },
+  });
+  if (flagged.count === 1) return { outcome: 'applied', status: 'PAID', attention };
+  return { outcome: 'duplicate', status: (await tx.order.findUniqueOrThrow({ where: { id: orderId } })).status };
+}
+
+async function applyRefund(
+  tx: Tx,
+  orderId: number,
+  totalFen: number,
+  refund: NonNullable<PaymentReport['refund']>,
+): Promise<{ outcome: 'applied' | 'duplicate'; status: OrderStatus }> {
+  const refundedFen = Math.min(refund.refundedFen, totalFen);
+  const full = refundedFen >= totalFen;
+  // refund_fee is cumulative, so a repeated notification changes nothing.
+  const { count } = await tx.order.updateMany({
+    where: { id: orderId, status: { in: ['PAID', 'REFUNDED'] }, refundedFen: { lt: refundedFen } },
+    data: { refundedFen, refundedAt: refund.at, ...(full ? { status: 'REFUNDED' } : {}) },
+  });
+  const current = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
+  return count === 1 ? { outcome: 'applied', status: current.status } : { outcome: 'duplicate', status: current.status };
+}
+
+/**
+ * Applies a verified report from Alipay (notification or query answer) to the order, exactly once
+ * however often and however concurrently it arrives, and keeps the event for audit in the same
+ * transaction. Returns only after the commit.
+ */
+export async function confirmPayment(db: Db, report: PaymentReport, merchant: Merchant): Promise<PaymentOutcome> {
+  try {
+    return await db.$transaction(async (tx) => {
+      const order = await tx.order.findUnique({ where: { outTradeNo: report.outTradeNo }, select: { id: true, totalFen: true } });
+      const problem = checkReport(order, report, merchant);
+      if (problem || !order) {
+        await recordEvent(tx, report, true, 'rejected', problem);
+        return { outcome: 'rejected', reason: problem ?? 'unknown order' } as const;
+      }
+      let result: PaymentOutcome;
+      if (report.state === 'paid' || report.refund) {
+        result = await markPaid(tx, order.id, report);
+        if (report.refund) {
+          const refunded = await applyRefund(tx, order.id, order.totalFen, report.refund);
+          result = result.outcome === 'applied' ? { ...result, status: refunded.status } : refunded;
+        }
+      } else if (report.state === 'closed') {
+        const { count } = await tx.order.updateMany({
+          where: { id: order.id, status: 'UNPAID' },
+          data: { status: 'CLOSED', closedAt: report.closedAt ?? new Date() },
+        });
+        const status = (await tx.order.findUniqueOrThrow({ where: { id: order.id } })).status;
+        result = count === 1 ? { outcome: 'applied', status } : { outcome: 'duplicate', status };
+      } else {
+        const status = (await tx.order.findUniqueOrThrow({ where: { id: order.id } })).status;
+        result = { outcome: 'acknowledged', status };
+      }
+      if (report.source === 'NOTIFY' || result.outcome === 'applied') {
+        await recordEvent(tx, { ...report, orderId: order.id }, true, result.outcome, result.outcome === 'applied' ? result.attention : undefined);
+      }
+      return result;
+    });
+  } catch (err) {
+    // Another order already holds this trade_no: a conflict an operator must resolve, not a retry loop.
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+      const reason = `trade_no ${report.tradeNo} already belongs to another order`;
+      await recordEvent(db, report, true, 'rejected', reason);
+      return { outcome: 'rejected', reason };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,72 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import session, { Store, type SessionData } from 'express-session';
+import type { RequestHandler } from 'express';
+import type { Db } from '../db/client.js';
+import { HttpError } from './errors.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    csrfToken: string;
+    /** goodsId → quantity */
+    cart: Record<string, number>;
+    /** out_trade_no of the orders placed in this browser, newest first */
+    orders: string[];
+  }
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+// Sessions live in PostgreSQL so several app instances behind a proxy share them.
+export class PrismaSessionStore extends Store {
+  constructor(private readonly db: Db) {
+    super();
+  }
+
+  override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
+    this.db.session
+      .findUnique({ where: { sid } })
+      .then((row) => cb(null, row && row.expiresAt > new Date() ? (row.data as unknown as SessionData) : null), cb);
+  }
+
+  override set(sid: string, data: SessionData, cb?: (err?: unknown) => void): void {
+    const expiresAt = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + DAY);
+    const json = JSON.parse(JSON.stringify(data));
+    this.db.session
+      .upsert({ where: { sid }, create: { sid, data: json, expiresAt }, update: { data: json, expiresAt } })
+      .then(() => cb?.(), (err) => cb?.(err));
+  }
+
+  override destroy(sid: string, cb?: (err?: unknown) => void): void {
+    this.db.session.deleteMany({ where: { sid } }).then(() => cb?.(), (err) => cb?.(err));
+  }
+}
+
+export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: boolean }): RequestHandler {
+  return session({
+    name: 'shop.sid',
+    secret: opts.secret,
+    store: new PrismaSessionStore(opts.db),
+    resave: false,
+    saveUninitialized: false,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: 30 * DAY },
+  });
+}
+
+/** Deletes expired sessions; run now and then. */
+export async function purgeExpiredSessions(db: Db): Promise<number> {
+  return (await db.session.deleteMany({ where: { expiresAt: { lt: new Date() } } })).count;
+}
+
+// Synchronizer-token CSRF protection: one random token per session, required in every unsafe
+// request (form field `_csrf` or header `x-csrf-token`). Exempt routes are mounted before this.
+export const csrfProtection: RequestHandler = (req, res, next) => {
+  if (!req.session.csrfToken) req.session.csrfToken = randomBytes(24).toString('base64url');
+  res.locals.csrfToken = req.session.csrfToken;
+  if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+  const sent = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
+  const expected = Buffer.from(req.session.csrfToken);
+  if (typeof sent !== 'string' || sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), expected)) {
+    throw new HttpError(403, 'This form has expired or did not come from this shop. Go back, reload the page and try again.');
+  }
+  next();
+};

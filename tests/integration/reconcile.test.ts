@@ -1,0 +1,146 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fenToAmount } from '../../src/alipay/index.js';
+import { placeOrder } from '../../src/shop/orders.js';
+import { refreshPaymentStatus, sweepExpiredOrders } from '../../src/shop/reconcile.js';
+import { FakeAlipayApi, fakeGateway } from '../support/alipay.js';
+import { buildApp } from '../support/app.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+let t: TestDatabase;
+let goodsId: number;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  goodsId = (await t.db.goods.create({ data: { name: 'Reconciled tea', priceFen: 2_500 } })).id;
+});
+afterAll(() => t.drop());
+
+const newOrder = (ttlMinutes = 30, now?: Date) => placeOrder(t.db, { lines: [{ goodsId, quantity: 1 }], ttlMinutes, now });
+const orderOf = (outTradeNo: string) => t.db.order.findUniqueOrThrow({ where: { outTradeNo } });
+
+function paidAnswer(outTradeNo: string, totalFen = 2_500) {
+  return {
+    code: '10000',
+    msg: 'Success',
+    trade_no: `2026112522001${outTradeNo.slice(-15).replace(/\D/g, '3')}`,
+    out_trade_no: outTradeNo,
+    buyer_logon_id: 'que***@sandbox.com',
+    trade_status: 'TRADE_SUCCESS',
+    total_amount: fenToAmount(totalFen),
+    send_pay_date: '2026-11-25 18:00:00',
+  };
+}
+const notExist = { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.TRADE_NOT_EXIST', sub_msg: '交易不存在' };
+
+describe('checking with Alipay when no notification came (query fallback)', () => {
+  it('the polling order page asks Alipay and applies a paid answer through the confirmation path', async () => {
+    const api = new FakeAlipayApi();
+    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const order = await newOrder();
+    api.responder = (method, params) => {
+      expect(method).toBe('alipay.trade.query');
+      expect(JSON.parse(params.get('biz_content')!)).toEqual({ out_trade_no: order.outTradeNo });
+      return paidAnswer(order.outTradeNo);
+    };
+    // Plain polling does not ask Alipay; ?check=1 (sent after ~10 s) does.
+    const plain = await request(app).get(`/orders/${order.outTradeNo}`).set('Accept', 'application/json').expect(200);
+    expect(plain.body.status).toBe('UNPAID');
+    expect(api.calls).toHaveLength(0);
+    const checked = await request(app).get(`/orders/${order.outTradeNo}?check=1`).set('Accept', 'application/json').expect(200);
+    expect(checked.body).toMatchObject({ status: 'PAID', tradeNo: paidAnswer(order.outTradeNo).trade_no, paidAt: '2026-11-25T10:00:00.000Z' });
+    const events = await t.db.paymentEvent.findMany({ where: { outTradeNo: order.outTradeNo } });
+    expect(events).toEqual([expect.objectContaining({ source: 'QUERY', outcome: 'applied', verified: true })]);
+  });
+
+  it('asks at most once per order per 10 seconds', async () => {
+    const api = new FakeAlipayApi();
+    api.responder = () => notExist;
+    const { provider, merchant } = fakeGateway(api);
+    const order = await newOrder();
+    const t0 = new Date();
+    expect(await refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo, t0)).toBe(true);
+    expect(await refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo, new Date(t0.getTime() + 5_000))).toBe(false);
+    await Promise.all(Array.from({ length: 5 }, () => refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo, new Date(t0.getTime() + 11_000))));
+    expect(api.callsOf('alipay.trade.query')).toHaveLength(2);
+    expect((await orderOf(order.outTradeNo)).status).toBe('UNPAID');
+  });
+
+  it('refuses a query answer whose amount differs from the order', async () => {
+    const api = new FakeAlipayApi();
+    const order = await newOrder();
+    api.responder = () => paidAnswer(order.outTradeNo, 1);
+    const { provider, merchant } = fakeGateway(api);
+    await refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo);
+    expect((await orderOf(order.outTradeNo)).status).toBe('UNPAID');
+  });
+
+  it('shows our state when Alipay cannot be reached', async () => {
+    const api = new FakeAlipayApi();
+    api.responder = () => new Error('connect ECONNREFUSED');
+    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const order = await newOrder();
+    const res = await request(app).get(`/orders/${order.outTradeNo}?check=1`).set('Accept', 'application/json').expect(200);
+    expect(res.body.status).toBe('UNPAID');
+  });
+});
+
+describe('expiring unpaid orders', () => {
+  it('expires an order Alipay never saw, and leaves unexpired ones alone', async () => {
+    const api = new FakeAlipayApi();
+    api.responder = () => notExist;
+    const { provider, merchant } = fakeGateway(api);
+    const past = new Date(Date.now() - 60 * 60_000);
+    const expired = await newOrder(30, past);
+    const fresh = await newOrder(30);
+    const result = await sweepExpiredOrders(t.db, provider, merchant);
+    expect(result.expired).toBeGreaterThanOrEqual(1);
+    expect((await orderOf(expired.outTradeNo)).status).toBe('EXPIRED');
+    expect((await orderOf(fresh.outTradeNo)).status).toBe('UNPAID');
+  });
+
+  it('confirms instead of expiring when Alipay says it was paid', async () => {
+    const api = new FakeAlipayApi();
+    const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
+    api.responder = (method) => (method === 'alipay.trade.query' ? paidAnswer(order.outTradeNo) : notExist);
+    const { provider, merchant } = fakeGateway(api);
+    await sweepExpiredOrders(t.db, provider, merchant);
+    expect(await orderOf(order.outTradeNo)).toMatchObject({ status: 'PAID', attention: null });
+  });
+
+  it('closes a trade still waiting at Alipay before expiring the order', async () => {
+    const api = new FakeAlipayApi();
+    const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
+    api.responder = (method) =>
+      method === 'alipay.trade.query'
+        ? { ...paidAnswer(order.outTradeNo), trade_status: 'WAIT_BUYER_PAY', send_pay_date: undefined }
+        : { code: '10000', msg: 'Success', trade_no: '2026112522001446880500009999', out_trade_no: order.outTradeNo };
+    const { provider, merchant } = fakeGateway(api);
+    await sweepExpiredOrders(t.db, provider, merchant);
+    expect(api.callsOf('alipay.trade.close')).toHaveLength(1);
+    expect((await orderOf(order.outTradeNo)).status).toBe('EXPIRED');
+  });
+
+  it('keeps the order for the next sweep when Alipay cannot be asked', async () => {
+    const api = new FakeAlipayApi();
+    api.responder = () => new Error('timeout');
+    const { provider, merchant } = fakeGateway(api);
+    const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
+    const result = await sweepExpiredOrders(t.db, provider, merchant);
+    expect(result.failed).toBeGreaterThanOrEqual(1);
+    expect((await orderOf(order.outTradeNo)).status).toBe('UNPAID');
+    // …and expires it once Alipay answers.
+    api.responder = () => notExist;
+    await sweepExpiredOrders(t.db, provider, merchant);
+    expect((await orderOf(order.outTradeNo)).status).toBe('EXPIRED');
+  });
+
+  it('expires on read too', async () => {
+    const api = new FakeAlipayApi();
+    api.responder = () => notExist;
+    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
+    const res = await request(app).get(`/orders/${order.outTradeNo}`).set('Accept', 'application/json').expect(200);
+    expect(res.body.status).toBe('EXPIRED');
+  });
+});
