@@ -35,6 +35,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.set('views', path.join(PROJECT_ROOT, 'views'));
   app.disable('x-powered-by');
+  // Express turns the view cache on from process.env.NODE_ENV; follow the validated config instead.
+  app.set('view cache', config.env === 'production');
   app.locals.formatPrice = formatPrice;
   app.locals.formatYuan = formatYuan;
   app.locals.sandboxBanner = deps.sandbox !== undefined;
@@ -81,7 +83,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const orderDeps = { db, alipay, ttlMinutes: config.orderTtlMinutes };
-  app.use(catalogRoutes(db));
+  app.use(catalogRoutes(db, { cacheMs: config.catalogCacheMs }));
   app.use(cartRoutes(orderDeps));
   app.use(orderRoutes(orderDeps));
 

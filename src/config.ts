@@ -22,6 +22,7 @@ const envSchema = z.object({
   TRUST_PROXY: optional(z.string()),
   SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   ORDER_TTL_MINUTES: optional(z.coerce.number().int().min(1).max(1440)),
+  CATALOG_CACHE_MS: optional(z.coerce.number().int().min(0).max(60_000)),
   ALIPAY_APP_ID: optional(z.string().regex(/^\d{10,32}$/, 'must be the numeric app id from the Alipay console')),
   ALIPAY_APP_PRIVATE_KEY: optional(z.string()),
   ALIPAY_APP_PRIVATE_KEY_FILE: optional(z.string()),
@@ -48,6 +49,7 @@ export interface Config {
   trustProxy: boolean | number | string;
   sessionSecret: string | undefined;
   orderTtlMinutes: number;
+  catalogCacheMs: number;
   alipay: {
     appId: string | undefined;
     appPrivateKey: string | undefined;
@@ -117,6 +119,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     sessionSecret: e.SESSION_SECRET,
     orderTtlMinutes: e.ORDER_TTL_MINUTES ?? 30,
+    catalogCacheMs: e.CATALOG_CACHE_MS ?? (nodeEnv === 'test' ? 0 : 2000),
     alipay: Object.freeze({
       appId: e.ALIPAY_APP_ID,
       appPrivateKey,

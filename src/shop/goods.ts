@@ -14,20 +14,25 @@ export interface GoodsPage {
 /** Active goods, optionally filtered by a case-insensitive substring of the name, 20 to a page. */
 export async function listGoods(db: Db, opts: { q?: string; page?: number } = {}): Promise<GoodsPage> {
   const q = (opts.q ?? '').trim().slice(0, 100);
-  // Prisma passes `contains` to ILIKE unescaped: make % and _ match themselves.
-  const pattern = q.replace(/[\\%_]/g, '\\$&');
-  const where = { active: true, ...(q ? { name: { contains: pattern, mode: 'insensitive' as const } } : {}) };
-  const total = await db.goods.count({ where });
-  const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  const page = Math.min(Math.max(1, opts.page ?? 1), pageCount);
-  const items = await db.goods.findMany({
-    where,
-    orderBy: { id: 'asc' },
-    skip: (page - 1) * PAGE_SIZE,
-    take: PAGE_SIZE,
-    select: { id: true, name: true, description: true, priceFen: true, imagePath: true },
-  });
-  return { items, page, pageCount, total, q };
+  // Match % and _ literally; one query returns the page and the total (this is the hot path).
+  const pattern = `%${q.replace(/[\\%_]/g, '\\$&')}%`;
+  const fetchPage = (page: number) => db.$queryRaw<(GoodsPage['items'][number] & { total: bigint })[]>`
+    SELECT id, name, description, price_fen AS "priceFen", image_path AS "imagePath", count(*) OVER () AS total
+    FROM goods
+    WHERE active AND name ILIKE ${pattern}
+    ORDER BY id
+    LIMIT ${PAGE_SIZE} OFFSET ${(page - 1) * PAGE_SIZE}`;
+  let page = Math.max(1, opts.page ?? 1);
+  let rows = await fetchPage(page);
+  if (rows.length === 0 && page > 1) {
+    // Past the last page: show the last one.
+    const total = await db.goods.count({ where: { active: true, name: { contains: pattern.slice(1, -1), mode: 'insensitive' } } });
+    page = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    rows = await fetchPage(page);
+  }
+  const total = Number(rows[0]?.total ?? 0);
+  const items = rows.map(({ total: _total, ...item }) => item);
+  return { items, page, pageCount: Math.max(1, Math.ceil(total / PAGE_SIZE)), total, q };
 }
 
 export async function getGoods(db: Db, id: number) {
@@ -36,4 +41,26 @@ export async function getGoods(db: Db, id: number) {
     : null;
   if (!goods) throw new NotFoundError('This product does not exist or is no longer sold.');
   return goods;
+}
+
+/**
+ * listGoods behind a short-lived in-process cache: the catalog is the hottest page and changes
+ * rarely. Listings may lag a price change by `ttlMs`; checkout always re-reads prices.
+ */
+export function createCatalog(db: Db, opts: { ttlMs: number; maxEntries?: number }) {
+  const cache = new Map<string, { at: number; page: Promise<GoodsPage> }>();
+  const maxEntries = opts.maxEntries ?? 200;
+  return {
+    list(query: { q?: string; page?: number }): Promise<GoodsPage> {
+      const key = `${query.page ?? 1}\u0000${(query.q ?? '').trim()}`;
+      const now = Date.now();
+      const hit = cache.get(key);
+      if (hit && now - hit.at < opts.ttlMs) return hit.page;
+      if (cache.size >= maxEntries) cache.clear();
+      const page = listGoods(db, query);
+      cache.set(key, { at: now, page });
+      page.catch(() => cache.delete(key));
+      return page;
+    },
+  };
 }

@@ -1,18 +1,19 @@
 import { Router } from 'express';
 import type { Db } from '../../db/client.js';
-import { getGoods, listGoods } from '../../shop/goods.js';
+import { createCatalog, getGoods } from '../../shop/goods.js';
 import { NotFoundError } from '../../shop/errors.js';
 
 function pageNumber(value: unknown): number {
   return typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : 1;
 }
 
-export function catalogRoutes(db: Db): Router {
+export function catalogRoutes(db: Db, opts: { cacheMs: number }): Router {
   const router = Router();
+  const catalog = createCatalog(db, { ttlMs: opts.cacheMs });
 
   router.get('/', async (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q : '';
-    const page = await listGoods(db, { q, page: pageNumber(req.query.page) });
+    const page = await catalog.list({ q, page: pageNumber(req.query.page) });
     res.render('goods/index', page);
   });
 

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { assertDistinctKeys, loadPrivateKey, loadPublicKey } from './alipay/index.js';
+import { ConfigError, type Config } from './config.js';
+import type { Db } from './db/client.js';
+import type { Logger } from './logger.js';
+import { createSandboxGateway, type SandboxGateway } from './sandbox/gateway.js';
+import { ensureSandboxKeys } from './sandbox/keys.js';
+import type { AlipaySettings } from './web/alipay-gateway.js';
+
+export const SANDBOX_BASE_PATH = '/sandbox';
+
+/** Parses the configured Alipay keys once; every problem is reported by setting name. */
+export function alipaySettingsFromConfig(config: Config): AlipaySettings {
+  const a = config.alipay;
+  if (!a.appId || !a.appPrivateKey || !a.alipayPublicKey || !a.gateway) {
+    throw new ConfigError(['ALIPAY_GATEWAY, ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY must all be set to use a real Alipay gateway']);
+  }
+  const problems: string[] = [];
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+      return undefined;
+    }
+  };
+  const appPrivateKey = attempt(() => loadPrivateKey(a.appPrivateKey!, 'ALIPAY_APP_PRIVATE_KEY'));
+  const alipayPublicKey = attempt(() => loadPublicKey(a.alipayPublicKey!, 'ALIPAY_PUBLIC_KEY'));
+  if (appPrivateKey && alipayPublicKey) attempt(() => assertDistinctKeys(appPrivateKey, alipayPublicKey, 'ALIPAY_PUBLIC_KEY'));
+  if (problems.length || !appPrivateKey || !alipayPublicKey) throw new ConfigError(problems);
+  return {
+    appId: a.appId,
+    sellerId: a.sellerId,
+    gateway: a.gateway,
+    signType: a.signType,
+    appPrivateKey,
+    alipayPublicKey,
+    pagePayMethod: a.pagePayMethod,
+  };
+}
+
+export interface PaymentsSetup {
+  settings: AlipaySettings;
+  sandbox?: SandboxGateway;
+}
+
+/**
+ * A real gateway when Alipay is configured; otherwise the built-in sandbox gateway, mounted in
+ * this app, with keys generated into DATA_DIR/keys — the shop uses it exactly like a real one.
+ */
+export async function setUpPayments(config: Config, db: Db, logger: Logger): Promise<PaymentsSetup> {
+  if (config.alipay.gateway || config.alipay.appId) return { settings: alipaySettingsFromConfig(config) };
+  if (config.env === 'production' && !config.alipay.sandboxInProduction) {
+    throw new ConfigError([
+      'NODE_ENV=production but no Alipay gateway is configured: set ALIPAY_GATEWAY, ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY ' +
+        '(or set ALIPAY_SANDBOX_IN_PRODUCTION=true to run on the built-in sandbox gateway, which takes no real money)',
+    ]);
+  }
+  const keys = await ensureSandboxKeys(path.join(config.dataDir, 'keys'));
+  const sandbox = createSandboxGateway({
+    db,
+    appId: keys.appId,
+    sellerId: keys.sellerId,
+    appPublicKey: keys.appPublicKey,
+    alipayPrivateKey: keys.alipayPrivateKey,
+    alipayPublicKey: keys.alipayPublicKey,
+    basePath: SANDBOX_BASE_PATH,
+    timeScale: config.sandboxTimeScale,
+    logger: logger.child({ component: 'sandbox' }),
+  });
+  logger.warn({ gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`, appId: keys.appId }, 'using the built-in Alipay sandbox gateway: no real money');
+  return {
+    sandbox,
+    settings: {
+      appId: keys.appId,
+      sellerId: keys.sellerId,
+      gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`,
+      signType: config.alipay.signType,
+      appPrivateKey: keys.appPrivateKey,
+      alipayPublicKey: keys.alipayPublicKey,
+      pagePayMethod: config.alipay.pagePayMethod,
+    },
+  };
+}
+
+/** SESSION_SECRET, or outside production one generated once into DATA_DIR/session-secret. */
+export async function resolveSessionSecret(config: Config): Promise<string> {
+  if (config.sessionSecret) return config.sessionSecret;
+  if (config.env === 'production') {
+    throw new ConfigError(['SESSION_SECRET must be set in production (the same value on every instance, at least 32 characters)']);
+  }
+  const file = path.join(config.dataDir, 'session-secret');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  await mkdir(config.dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(file, secret, { mode: 0o600 });
+  return secret;
+}
