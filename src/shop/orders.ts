@@ -53,16 +53,27 @@ export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes:
   const totalFen = items.reduce((sum, item) => sum + item.unitPriceFen * item.quantity, 0);
   if (totalFen > MAX_TOTAL_FEN) throw new InvalidRequestError('This order is too large to pay in one go. Please split it.');
 
-  return db.order.create({
-    data: {
-      outTradeNo: newOutTradeNo(now),
-      totalFen,
-      subject: subjectFor(items.map((i) => i.name)),
-      expiresAt: new Date(now.getTime() + opts.ttlMinutes * 60_000),
-      items: { create: items },
-    },
-    include: { items: true },
-  });
+  const order = {
+    outTradeNo: newOutTradeNo(now),
+    totalFen,
+    subject: subjectFor(items.map((i) => i.name)),
+    expiresAt: new Date(now.getTime() + opts.ttlMinutes * 60_000),
+  };
+  // Order and items in one statement (one round trip): checkout is a hot path.
+  const [created] = await db.$queryRaw<{ id: number }[]>`
+    WITH o AS (
+      INSERT INTO orders (out_trade_no, total_fen, subject, expires_at, updated_at)
+      VALUES (${order.outTradeNo}, ${order.totalFen}, ${order.subject}, ${order.expiresAt}, now())
+      RETURNING id
+    ), i AS (
+      INSERT INTO order_items (order_id, goods_id, name, unit_price_fen, quantity)
+      SELECT o.id, item.goods_id, item.name, item.unit_price_fen, item.quantity
+      FROM o, unnest(${items.map((i) => i.goodsId)}::int[], ${items.map((i) => i.name)}::text[],
+                     ${items.map((i) => i.unitPriceFen)}::int[], ${items.map((i) => i.quantity)}::int[])
+             AS item(goods_id, name, unit_price_fen, quantity)
+    )
+    SELECT id FROM o`;
+  return { id: created!.id, ...order, items };
 }
 
 export type OrderWithItems = NonNullable<Awaited<ReturnType<typeof findOrder>>>;

@@ -73,16 +73,20 @@ export async function recordRejectedNotification(
   await recordEvent(db, { source: 'NOTIFY', raw, ...hints, outTradeNo: hints.outTradeNo ?? '' }, false, 'rejected', reason);
 }
 
-function checkReport(order: { totalFen: number } | null, report: PaymentReport, merchant: Merchant): string | undefined {
-  // Alipay's four checks before acting on a notification.
-  if (!order) return `unknown out_trade_no ${report.outTradeNo}`;
-  if (report.amountFen !== order.totalFen) return `amount ${report.amountFen} fen does not match the order total ${order.totalFen} fen`;
+function merchantProblem(report: PaymentReport, merchant: Merchant): string | undefined {
   if (report.appId !== undefined && report.appId !== merchant.appId) return `app_id ${report.appId} is not ours`;
   if (merchant.sellerId && report.sellerId !== undefined && report.sellerId !== merchant.sellerId) {
     return `seller_id ${report.sellerId} is not ours`;
   }
   if (merchant.sellerId && report.source === 'NOTIFY' && report.sellerId === undefined) return 'seller_id is missing';
   return undefined;
+}
+
+function checkReport(order: { totalFen: number } | null, report: PaymentReport, merchant: Merchant): string | undefined {
+  // Alipay's four checks before acting on a notification.
+  if (!order) return `unknown out_trade_no ${report.outTradeNo}`;
+  if (report.amountFen !== order.totalFen) return `amount ${report.amountFen} fen does not match the order total ${order.totalFen} fen`;
+  return merchantProblem(report, merchant);
 }
 
 async function markPaid(tx: Tx, orderId: number, report: PaymentReport): Promise<PaymentOutcome> {
@@ -126,11 +130,42 @@ async function applyRefund(
 }
 
 /**
+ * The common case — first news that an UNPAID order with the right amount was paid — as one
+ * atomic statement (one round trip): the conditional update and the audit event together.
+ * Anything else (duplicates, mismatches, late payments, refunds) takes the general path.
+ */
+async function payInOneStatement(db: Db, report: PaymentReport, merchant: Merchant): Promise<boolean> {
+  if (report.state !== 'paid' || report.refund || !report.tradeNo) return false;
+  if (merchantProblem(report, merchant)) return false;
+  try {
+    const rows = await db.$queryRaw<{ id: number }[]>`
+      WITH paid AS (
+        UPDATE orders
+        SET status = 'PAID', trade_no = ${report.tradeNo}, buyer_logon_id = ${report.buyerLogonId ?? null},
+            paid_at = ${report.paidAt ?? new Date()}, updated_at = now()
+        WHERE out_trade_no = ${report.outTradeNo} AND status = 'UNPAID' AND total_fen = ${report.amountFen}
+        RETURNING id
+      )
+      INSERT INTO payment_events (source, order_id, out_trade_no, notify_id, trade_status, verified, outcome, raw_body)
+      SELECT ${report.source}::"PaymentEventSource", id, ${report.outTradeNo}, ${report.notifyId?.slice(0, 128) ?? null},
+             ${report.tradeStatus?.slice(0, 32) ?? null}, true, 'applied', ${truncate(report.raw)}
+      FROM paid
+      RETURNING order_id AS id`;
+    return rows.length === 1;
+  } catch (err) {
+    // e.g. the trade_no belongs to another order: the general path records what is wrong.
+    if (err instanceof Prisma.PrismaClientKnownRequestError) return false;
+    throw err;
+  }
+}
+
+/**
  * Applies a verified report from Alipay (notification or query answer) to the order, exactly once
  * however often and however concurrently it arrives, and keeps the event for audit in the same
  * transaction. Returns only after the commit.
  */
 export async function confirmPayment(db: Db, report: PaymentReport, merchant: Merchant): Promise<PaymentOutcome> {
+  if (await payInOneStatement(db, report, merchant)) return { outcome: 'applied', status: 'PAID' };
   try {
     return await db.$transaction(async (tx) => {
       const order = await tx.order.findUnique({ where: { outTradeNo: report.outTradeNo }, select: { id: true, totalFen: true } });

@@ -23,16 +23,16 @@ export class PrismaSessionStore extends Store {
   }
 
   override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
-    this.db.session
-      .findUnique({ where: { sid } })
-      .then((row) => cb(null, row && row.expiresAt > new Date() ? (row.data as unknown as SessionData) : null), cb);
+    this.db.$queryRaw<{ data: SessionData }[]>`SELECT data FROM sessions WHERE sid = ${sid} AND expires_at > now()`
+      .then((rows) => cb(null, rows[0]?.data ?? null), cb);
   }
 
   override set(sid: string, data: SessionData, cb?: (err?: unknown) => void): void {
     const expiresAt = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + DAY);
-    const json = JSON.parse(JSON.stringify(data));
-    this.db.session
-      .upsert({ where: { sid }, create: { sid, data: json, expiresAt }, update: { data: json, expiresAt } })
+    const json = JSON.stringify(data);
+    this.db.$executeRaw`
+      INSERT INTO sessions (sid, data, expires_at) VALUES (${sid}, ${json}::jsonb, ${expiresAt})
+      ON CONFLICT (sid) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at`
       .then(() => cb?.(), (err) => cb?.(err));
   }
 
