@@ -42,3 +42,44 @@ describe('migrations', () => {
     expect(await migrateDatabase(migrated.url)).toEqual({ applied: [], warnings: [] });
   });
 });
+
+describe('a failing migration', () => {
+  it('is recorded as failed, leaves no partial change, and blocks later runs until resolved', async () => {
+    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'migrations-'));
+    await mkdir(path.join(dir, '001_ok'));
+    await writeFile(path.join(dir, '001_ok', 'migration.sql'), 'CREATE TABLE a (id int);');
+    await mkdir(path.join(dir, '002_bad'));
+    await writeFile(path.join(dir, '002_bad', 'migration.sql'), 'CREATE TABLE b (id int);\nSELECT * FROM no_such_table;');
+    const scratch = await createTestDatabase();
+    try {
+      await scratch.sql('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+      await expect(migrateDatabase(scratch.url, dir)).rejects.toThrow(/002_bad failed: .*no_such_table/);
+      const rows = await scratch.sql<{ migration_name: string; finished_at: Date | null; logs: string | null }>(
+        'SELECT migration_name, finished_at, logs FROM "_prisma_migrations" ORDER BY migration_name',
+      );
+      expect(rows.map((r) => [r.migration_name, r.finished_at !== null])).toEqual([['001_ok', true], ['002_bad', false]]);
+      expect(rows[1]!.logs).toMatch(/no_such_table/);
+      // The failed migration's first statement was rolled back with it.
+      expect(await scratch.sql("SELECT to_regclass('public.b') AS t")).toEqual([{ t: null }]);
+      await expect(migrateDatabase(scratch.url, dir)).rejects.toThrow(/failed earlier/);
+    } finally {
+      await scratch.drop();
+    }
+  });
+
+  it('runs once when several instances migrate at the same time', async () => {
+    const scratch = await createTestDatabase();
+    try {
+      await scratch.sql('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+      const results = await Promise.all([migrateDatabase(scratch.url), migrateDatabase(scratch.url), migrateDatabase(scratch.url)]);
+      const applied = results.flatMap((r) => r.applied);
+      const count = (await scratch.sql<{ n: number }>('SELECT count(*)::int AS n FROM "_prisma_migrations"'))[0]!.n;
+      expect(applied).toHaveLength(count);
+    } finally {
+      await scratch.drop();
+    }
+  });
+});
