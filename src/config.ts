@@ -34,6 +34,7 @@ const envSchema = z.object({
   ALIPAY_PAGE_PAY_METHOD: optional(z.enum(['GET', 'POST'])),
   ALIPAY_SANDBOX_IN_PRODUCTION: optional(bool),
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
+  SANDBOX_PORT: optional(port),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -61,6 +62,7 @@ export interface Config {
     sandboxInProduction: boolean;
   };
   sandboxTimeScale: number;
+  sandboxPort: number;
 }
 
 export class ConfigError extends Error {
@@ -131,5 +133,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       sandboxInProduction: e.ALIPAY_SANDBOX_IN_PRODUCTION ?? false,
     }),
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
+    sandboxPort: e.SANDBOX_PORT ?? 3999,
   });
 }

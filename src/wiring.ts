@@ -7,7 +7,7 @@ import { ConfigError, type Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import { createSandboxGateway, type SandboxGateway } from './sandbox/gateway.js';
-import { ensureSandboxKeys } from './sandbox/keys.js';
+import { ensureSandboxKeys, gatewayKeyOptions } from './sandbox/keys.js';
 import type { AlipaySettings } from './web/alipay-gateway.js';
 
 export const SANDBOX_BASE_PATH = '/sandbox';
@@ -62,11 +62,7 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
   const keys = await ensureSandboxKeys(path.join(config.dataDir, 'keys'));
   const sandbox = createSandboxGateway({
     db,
-    appId: keys.appId,
-    sellerId: keys.sellerId,
-    appPublicKey: keys.appPublicKey,
-    alipayPrivateKey: keys.alipayPrivateKey,
-    alipayPublicKey: keys.alipayPublicKey,
+    ...gatewayKeyOptions(keys),
     basePath: SANDBOX_BASE_PATH,
     timeScale: config.sandboxTimeScale,
     logger: logger.child({ component: 'sandbox' }),

@@ -96,3 +96,14 @@ export async function ensureSandboxKeys(dir: string): Promise<SandboxKeys> {
     files,
   };
 }
+
+/** The gateway's part of the keys, as createSandboxGateway takes them. */
+export function gatewayKeyOptions(keys: SandboxKeys) {
+  return {
+    appId: keys.appId,
+    sellerId: keys.sellerId,
+    appPublicKey: keys.appPublicKey,
+    alipayPrivateKey: keys.alipayPrivateKey,
+    alipayPublicKey: keys.alipayPublicKey,
+  };
+}

@@ -9,24 +9,27 @@ import { openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { createSandboxGateway } from './gateway.js';
-import { ensureSandboxKeys } from './keys.js';
+import { ensureSandboxKeys, gatewayKeyOptions } from './keys.js';
+import { loadConfig, type Config } from '../config.js';
 
-const port = Number(process.env['SANDBOX_PORT'] || 3999);
-const dataDir = path.resolve(process.env['DATA_DIR'] || './data');
-const logger = createLogger(process.env['LOG_LEVEL'] || 'info');
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+}
+const port = config.sandboxPort;
+const logger = createLogger(config.logLevel);
 
-const database = await openDatabase({ databaseUrl: process.env['DATABASE_URL'] || undefined, dataDir, logger });
+const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
 const db = createDb(database.url);
-const keys = await ensureSandboxKeys(path.join(dataDir, 'keys'));
+const keys = await ensureSandboxKeys(path.join(config.dataDir, 'keys'));
 const sandbox = createSandboxGateway({
   db,
-  appId: keys.appId,
-  sellerId: keys.sellerId,
-  appPublicKey: keys.appPublicKey,
-  alipayPrivateKey: keys.alipayPrivateKey,
-  alipayPublicKey: keys.alipayPublicKey,
+  ...gatewayKeyOptions(keys),
   basePath: '/sandbox',
-  timeScale: Number(process.env['SANDBOX_TIME_SCALE'] || 1),
+  timeScale: config.sandboxTimeScale,
   logger: logger.child({ component: 'sandbox' }),
 });
 
