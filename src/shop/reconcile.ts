@@ -11,12 +11,8 @@ export interface PaymentProvider {
 
 export const QUERY_INTERVAL_MS = 10_000;
 
-/**
- * Asks the provider about an UNPAID order (at most once per order per 10 s, across all app
- * instances) and applies a paid or closed answer through the same path as notifications.
- * Returns false when it was not the time to ask.
- */
-export async function refreshPaymentStatus(db: Db, provider: PaymentProvider, merchant: Merchant, outTradeNo: string, now = new Date()) {
+/** Takes this order's query slot if the last query is 10 s old (one winner across all instances). */
+async function claimQuery(db: Db, outTradeNo: string, now: Date): Promise<boolean> {
   const claimed = await db.order.updateMany({
     where: {
       outTradeNo,
@@ -25,7 +21,16 @@ export async function refreshPaymentStatus(db: Db, provider: PaymentProvider, me
     },
     data: { queriedAt: now },
   });
-  if (claimed.count === 0) return false;
+  return claimed.count === 1;
+}
+
+/**
+ * Asks the provider about an UNPAID order (at most once per order per 10 s, across all app
+ * instances) and applies a paid or closed answer through the same path as notifications.
+ * Returns false when it was not the time to ask.
+ */
+export async function refreshPaymentStatus(db: Db, provider: PaymentProvider, merchant: Merchant, outTradeNo: string, now = new Date()) {
+  if (!(await claimQuery(db, outTradeNo, now))) return false;
   const report = await provider.lookup(outTradeNo);
   if (report && report.state !== 'waiting') await confirmPayment(db, report, merchant);
   return true;
@@ -56,6 +61,12 @@ export interface SweepResult {
   paid: number;
   kept: number;
   failed: number;
+}
+
+/** Expiry when an order is read: rate-limited like refreshPaymentStatus, so a page view never waits on Alipay twice in 10 s. */
+export async function expireOrderOnRead(db: Db, provider: PaymentProvider, merchant: Merchant, outTradeNo: string, now = new Date()) {
+  if (!(await claimQuery(db, outTradeNo, now))) return 'kept' as const;
+  return expireOrder(db, provider, merchant, outTradeNo, now);
 }
 
 /** One pass of the periodic expiry sweep. Provider failures leave the order for the next pass. */

@@ -143,4 +143,16 @@ describe('expiring unpaid orders', () => {
     const res = await request(app).get(`/orders/${order.outTradeNo}`).set('Accept', 'application/json').expect(200);
     expect(res.body.status).toBe('EXPIRED');
   });
+
+  it('on read, asks Alipay at most once per 10 s while it is unreachable, and still shows the order', async () => {
+    const api = new FakeAlipayApi();
+    api.responder = () => new Error('connect ECONNREFUSED');
+    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
+    for (let i = 0; i < 3; i++) {
+      const res = await request(app).get(`/orders/${order.outTradeNo}`).set('Accept', 'application/json').expect(200);
+      expect(res.body.status).toBe('UNPAID');
+    }
+    expect(api.callsOf('alipay.trade.query')).toHaveLength(1);
+  });
 });

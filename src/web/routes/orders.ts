@@ -3,7 +3,7 @@ import type { Db } from '../../db/client.js';
 import { ConflictError } from '../../shop/errors.js';
 import { formatYuan } from '../../shop/money.js';
 import { getOrder, isPayable, listOrders, placeOrder, type OrderLine, type OrderWithItems } from '../../shop/orders.js';
-import { expireOrder, refreshPaymentStatus } from '../../shop/reconcile.js';
+import { expireOrderOnRead, refreshPaymentStatus } from '../../shop/reconcile.js';
 import type { AlipayGateway } from '../alipay-gateway.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
 
@@ -74,7 +74,7 @@ export function orderRoutes(deps: OrderRouteDeps): Router {
     const now = new Date();
     try {
       if (order.status === 'UNPAID' && order.expiresAt <= now) {
-        await expireOrder(db, alipay.provider, alipay.merchant, order.outTradeNo, now);
+        await expireOrderOnRead(db, alipay.provider, alipay.merchant, order.outTradeNo, now);
         order = await getOrder(db, order.outTradeNo);
       } else if (order.status === 'UNPAID' && req.query.check === '1') {
         // The order page polls; after ~10 s without a notification it asks us to check with Alipay.
