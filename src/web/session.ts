@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import session, { Store, type SessionData } from 'express-session';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
 import { HttpError } from './errors.js';
 
@@ -70,3 +70,11 @@ export const csrfProtection: RequestHandler = (req, res, next) => {
   }
   next();
 };
+
+/**
+ * Stores the session before answering: express-session otherwise saves it while the response is
+ * ending, and a browser following a redirect can read the old session (a cart without the change).
+ */
+export function saveSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { InvalidRequestError } from '../../shop/errors.js';
 import { MAX_QUANTITY } from '../../shop/orders.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
+import { saveSession } from '../session.js';
 import { checkout, type OrderRouteDeps } from './orders.js';
 
 const MAX_LINES = 50;
@@ -40,6 +41,7 @@ export function cartRoutes(deps: OrderRouteDeps): Router {
     if (!(goodsId in cart) && Object.keys(cart).length >= MAX_LINES) throw new InvalidRequestError(`A cart holds at most ${MAX_LINES} different items.`);
     cart[goodsId] = Math.min(MAX_QUANTITY, (cart[goodsId] ?? 0) + quantity);
     req.session.cart = cart;
+    await saveSession(req);
     res.redirect(303, '/cart');
   });
 
@@ -52,6 +54,7 @@ export function cartRoutes(deps: OrderRouteDeps): Router {
     if (quantity === 0) delete cart[goodsId];
     else cart[goodsId] = quantity;
     req.session.cart = cart;
+    await saveSession(req);
     res.redirect(303, '/cart');
   });
 

@@ -6,6 +6,7 @@ import { getOrder, isPayable, listOrders, placeOrder, type OrderLine, type Order
 import { expireOrderOnRead, refreshPaymentStatus } from '../../shop/reconcile.js';
 import type { AlipayGateway } from '../alipay-gateway.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
+import { saveSession } from '../session.js';
 
 export interface OrderRouteDeps {
   db: Db;
@@ -48,6 +49,7 @@ export async function checkout(req: Request, res: Response, deps: OrderRouteDeps
   const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes });
   rememberOrder(req, order.outTradeNo);
   if (opts.clearCart) req.session.cart = {};
+  await saveSession(req);
   req.log?.info({ outTradeNo: order.outTradeNo, totalFen: order.totalFen }, 'order placed');
   sendToCashier(req, res, deps.alipay, order);
 }
