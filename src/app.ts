@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
         directives: {
           'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],
           // The buy forms answer with a redirect to Alipay's gateway: browsers apply form-action to it.
-          'form-action': ["'self'", alipay.origin],
+          'form-action': ["'self'", ...alipay.formActionSources],
           // No CDN: everything is served by the app. `upgrade-insecure-requests` would break plain-http localhost.
           'upgrade-insecure-requests': null,
         },

@@ -18,6 +18,7 @@ const envSchema = z.object({
   DATABASE_URL: optional(
     z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection string'),
   ),
+  DATABASE_POOL_SIZE: optional(z.coerce.number().int().min(1).max(200)),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   TRUST_PROXY: optional(z.string()),
   SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
@@ -46,6 +47,7 @@ export interface Config {
   publicBaseUrl: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  databasePoolSize: number;
   logLevel: string;
   trustProxy: boolean | number | string;
   sessionSecret: string | undefined;
@@ -87,7 +89,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       parsed.error.issues.map((issue) => {
         const key = issue.path.join('.');
         const value = env[key];
-        const shown = value === undefined ? '' : ` (got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
+        const secret = /SECRET|KEY|PASSWORD|DATABASE_URL/.test(key);
+        const shown = value === undefined || secret ? '' : ` (got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
         return `${key}: ${issue.message}${shown}`;
       }),
     );
@@ -106,10 +109,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     const missing = Object.entries(alipayParts).filter(([, v]) => v === undefined).map(([k]) => k);
     problems.push(`Alipay is partly configured: also set ${missing.join(', ')} (or unset all ALIPAY_* to use the built-in sandbox)`);
   }
+  const nodeEnv = e.NODE_ENV ?? 'development';
+  if (nodeEnv === 'production' && e.ALIPAY_GATEWAY && !e.PUBLIC_BASE_URL) {
+    problems.push('PUBLIC_BASE_URL must be set in production: Alipay sends notifications to PUBLIC_BASE_URL/alipay/notify and buyers back to PUBLIC_BASE_URL/alipay/return');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const port = e.PORT ?? 3000;
-  const nodeEnv = e.NODE_ENV ?? 'development';
   return Object.freeze({
     env: nodeEnv,
     port,
@@ -117,6 +123,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     dataDir: path.resolve(cwd, e.DATA_DIR ?? 'data'),
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE ?? 10,
     logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     sessionSecret: e.SESSION_SECRET,

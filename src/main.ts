@@ -37,7 +37,7 @@ async function start() {
   } catch (err) {
     fail(err);
   }
-  const db = createDb(database.url);
+  const db = createDb(database.url, { poolSize: config.databasePoolSize });
   const stopAll = async () => {
     await db.$disconnect();
     await database.close();

@@ -161,15 +161,23 @@ function parseAmountField(fields: Record<string, string>, name: string): number 
   }
 }
 
+// Times are informational: a genuine, signed notification is not refused over one (Alipay would
+// retry it for a day); an unreadable time is left out. Amounts decide, so they stay strict.
 function parseTimeField(fields: Record<string, string>, name: string): Date | undefined {
   const value = fields[name];
   if (value === undefined || value === '') return undefined;
   try {
     return parseAlipayTime(value);
   } catch {
-    throw new AlipayNotificationError('invalid-field', `"${name}" is not a time: ${JSON.stringify(value)}`, {
-      field: name,
-    });
+    return undefined;
+  }
+}
+
+function optionalAmount(fields: Record<string, string>, name: string): number | undefined {
+  try {
+    return parseAmountField(fields, name);
+  } catch {
+    return undefined;
   }
 }
 
@@ -215,7 +223,7 @@ export function verifyNotification(rawBody: Buffer | string, alipayPublicKey: Ke
     tradeNo: optional(fields, 'trade_no'),
     tradeStatus,
     totalAmountFen: parseAmountField(fields, 'total_amount') as number,
-    receiptAmountFen: parseAmountField(fields, 'receipt_amount'),
+    receiptAmountFen: optionalAmount(fields, 'receipt_amount'),
     buyerLogonId: optional(fields, 'buyer_logon_id'),
     buyerId: optional(fields, 'buyer_id'),
     gmtPayment: parseTimeField(fields, 'gmt_payment'),

@@ -1,9 +1,24 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 export type Db = PrismaClient;
 
+const pools = new WeakMap<Db, pg.Pool>();
+
 export function createDb(databaseUrl: string, opts: { poolSize?: number } = {}): Db {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
-  return new PrismaClient({ adapter });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
+  const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * A plain SQL query on the client's own connection pool, for the few hottest statements (session
+ * reads) where Prisma's per-query work shows; falls back to Prisma for clients made elsewhere.
+ */
+export async function queryRows<T extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
+  const pool = pools.get(db);
+  if (pool) return (await pool.query<T>(sql, params)).rows;
+  return db.$queryRawUnsafe<T[]>(sql, ...params);
 }

@@ -1,7 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -154,8 +154,16 @@ async function clearStaleServer(dir: string, log: (line: string) => void): Promi
 }
 
 async function initialise(dir: string, bins: Binaries, password: string, runAs: RunAs | undefined, log: (l: string) => void) {
-  // A folder without PG_VERSION is a half-made cluster (initdb was interrupted): start over.
-  await rm(dir, { recursive: true, force: true });
+  // Only a folder we were creating ourselves (marker left by an interrupted initdb) is removed;
+  // anything else that is not a cluster is left alone.
+  const marker = `${dir}.initialising`;
+  if (existsSync(dir) && (await readdir(dir)).length > 0) {
+    if (!existsSync(marker)) {
+      throw new Error(`${dir} is not empty and is not a PostgreSQL cluster (no PG_VERSION). Move it away or set DATA_DIR to another folder.`);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+  await writeFile(marker, '');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const pwFile = path.join(path.dirname(dir), `.pg-initdb-${randomBytes(6).toString('hex')}`);
   await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
@@ -175,6 +183,7 @@ async function initialise(dir: string, bins: Binaries, password: string, runAs: 
   } finally {
     await rm(pwFile, { force: true });
   }
+  await rm(marker, { force: true });
 }
 
 function run(cmd: string, args: string[], runAs: RunAs | undefined, log: (l: string) => void): Promise<void> {
@@ -244,26 +253,76 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   // The superuser password lives beside the cluster, readable by the app's user only.
   const secretFile = path.join(path.dirname(dir), `${path.basename(dir)}.password`);
   const ownerFile = path.join(path.dirname(dir), `${path.basename(dir)}.owner`);
-  let password = existsSync(secretFile) ? (await readFile(secretFile, 'utf8')).trim() : '';
-  if (!existsSync(path.join(dir, 'PG_VERSION')) || !password) {
-    password = randomBytes(18).toString('base64url');
-    await initialise(dir, bins, password, runAs, log);
-    await writeFile(secretFile, password, { mode: 0o600 });
-  } else {
-    const owner = await liveOwner(ownerFile);
-    if (owner) {
-      log(`embedded-postgres: using the server started by process ${owner.pid} on port ${owner.port}`);
-      return handle(owner.port, password, true, async () => {});
+  const releaseLock = await lockStartup(`${dir}.lock`, log);
+  try {
+    let password = existsSync(secretFile) ? (await readFile(secretFile, 'utf8')).trim() : '';
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+      password = randomBytes(18).toString('base64url');
+      await initialise(dir, bins, password, runAs, log);
+      await writeFile(secretFile, password, { mode: 0o600 });
+    } else if (!password) {
+      throw new Error(
+        `The PostgreSQL cluster in ${dir} exists but its password file ${secretFile} is missing. ` +
+          'Restore that file, or move the cluster away to start with a new, empty database.',
+      );
+    } else {
+      const mine = startedHere.get(dir);
+      if (mine) return handle(mine, password, true, async () => {});
+      const owner = await liveOwner(ownerFile);
+      if (owner) {
+        log(`embedded-postgres: using the server started by process ${owner.pid} on port ${owner.port}`);
+        return handle(owner.port, password, true, async () => {});
+      }
+      await clearStaleServer(dir, log);
     }
-    await clearStaleServer(dir, log);
+    return await launch(dir, bins, password, ownerFile, opts.settings ?? {}, runAs, log);
+  } finally {
+    await releaseLock();
   }
+}
+
+// Servers this process started, by cluster folder. (An owner file naming our own pid is from a
+// killed predecessor that had the same pid, as happens in containers.)
+const startedHere = new Map<string, number>();
+
+// One process at a time creates, recovers or starts the cluster (two `npm start`s, or the app and
+// `npm run db:seed`, starting together). A lock left by a killed process is taken over.
+async function lockStartup(lockFile: string, log: (line: string) => void): Promise<() => Promise<void>> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      return () => rm(lockFile, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
+    if (!holder || !processAlive(holder)) {
+      await rm(lockFile, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`Process ${holder} has been starting the embedded PostgreSQL for a minute (${lockFile}).`);
+    log(`embedded-postgres: waiting for process ${holder} to finish starting the database`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function launch(
+  dir: string,
+  bins: Binaries,
+  password: string,
+  ownerFile: string,
+  settings: Record<string, string>,
+  runAs: RunAs | undefined,
+  log: (line: string) => void,
+): Promise<EmbeddedPostgres> {
 
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 1; !child; attempt++) {
     port = await freePort();
     try {
-      child = await startServer(bins, dir, port, opts.settings ?? {}, runAs, log);
+      child = await startServer(bins, dir, port, settings, runAs, log);
     } catch (err) {
       // Someone took the port between our probe and postgres binding it: try another.
       if (attempt >= 3 || !String(err).includes('could not bind')) throw err;
@@ -271,6 +330,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   }
   const server = child;
   await writeFile(ownerFile, `${process.pid}\n${port}\n`);
+  startedHere.set(dir, port);
   // If this process dies without stopping us, don't leave the server running.
   const onExit = () => {
     if (server.exitCode === null) server.kill('SIGINT');
@@ -279,6 +339,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   return handle(port, password, false, async () => {
     process.off('exit', onExit);
+    startedHere.delete(dir);
     await rm(ownerFile, { force: true });
     if (server.exitCode !== null || server.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));

@@ -39,6 +39,11 @@ function truncate(raw: string): string {
   return raw.length > RAW_LIMIT ? raw.slice(0, RAW_LIMIT) : raw;
 }
 
+// PostgreSQL text cannot hold NUL: keep what arrived storable (only unverified input can contain it).
+function text(value: string | undefined, max: number): string | null {
+  return value ? value.replaceAll('\u0000', '').slice(0, max) || null : null;
+}
+
 type Tx = Prisma.TransactionClient;
 
 async function recordEvent(
@@ -52,13 +57,13 @@ async function recordEvent(
     data: {
       source: report.source,
       orderId: report.orderId ?? null,
-      outTradeNo: report.outTradeNo?.slice(0, 64) || null,
-      notifyId: report.notifyId?.slice(0, 128) || null,
-      tradeStatus: report.tradeStatus?.slice(0, 32) || null,
+      outTradeNo: text(report.outTradeNo, 64),
+      notifyId: text(report.notifyId, 128),
+      tradeStatus: text(report.tradeStatus, 32),
       verified,
       outcome,
-      reason: reason?.slice(0, 500) ?? null,
-      rawBody: truncate(report.raw),
+      reason: text(reason, 500),
+      rawBody: truncate(report.raw.replaceAll('\u0000', '\\0')),
     },
   });
 }
@@ -198,7 +203,7 @@ export async function confirmPayment(db: Db, report: PaymentReport, merchant: Me
       return result;
     });
   } catch (err) {
-    // Another order already holds this trade_no: a conflict an operator must resolve, not a retry loop.
+    // Another order already holds this trade_no: kept for an operator; Alipay's retries are each recorded.
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
       const reason = `trade_no ${report.tradeNo} already belongs to another order`;
       await recordEvent(db, report, true, 'rejected', reason);

@@ -77,14 +77,16 @@ export async function sweepExpiredOrders(
   opts: { now?: Date; limit?: number; onError?: (outTradeNo: string, err: unknown) => void } = {},
 ): Promise<SweepResult> {
   const now = opts.now ?? new Date();
+  // Least recently asked first, so orders that keep failing cannot hold up the others.
   const due = await db.order.findMany({
     where: { status: 'UNPAID', expiresAt: { lte: now } },
     select: { outTradeNo: true },
-    orderBy: { expiresAt: 'asc' },
+    orderBy: [{ queriedAt: { sort: 'asc', nulls: 'first' } }, { expiresAt: 'asc' }],
     take: opts.limit ?? 100,
   });
   const result: SweepResult = { expired: 0, paid: 0, kept: 0, failed: 0 };
   for (const { outTradeNo } of due) {
+    await db.order.updateMany({ where: { outTradeNo, status: 'UNPAID' }, data: { queriedAt: now } });
     try {
       result[await expireOrder(db, provider, merchant, outTradeNo, now)]++;
     } catch (err) {

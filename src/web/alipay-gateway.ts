@@ -30,8 +30,8 @@ export type PaymentStart = { kind: 'redirect'; url: string } | { kind: 'form'; h
 
 export interface AlipayGateway {
   merchant: Merchant;
-  /** Origin of the gateway, for the CSP form-action directive. */
-  origin: string;
+  /** Origins the buyer's browser is sent through, for the CSP form-action directive. */
+  formActionSources: string[];
   provider: PaymentProvider;
   startPayment(
     order: { outTradeNo: string; totalFen: number; subject: string; expiresAt: Date },
@@ -68,6 +68,14 @@ export function notificationToReport(n: TradeNotification, raw: string): Payment
   };
 }
 
+// Browsers apply form-action to every redirect after a form submission, and Alipay's gateway
+// forwards the buyer on to its cashier hosts (excashier…, mclient…): allow Alipay's domains too.
+function formActionSources(gateway: string): string[] {
+  const { origin, hostname } = new URL(gateway);
+  const alipayHosts = /(^|\.)alipay(dev)?\.com$/.test(hostname) ? ['https://*.alipay.com', 'https://*.alipaydev.com'] : [];
+  return [origin, ...alipayHosts];
+}
+
 export function createAlipayGateway(settings: AlipaySettings, publicBaseUrl: string): AlipayGateway {
   const client = createAlipayClient({
     gateway: settings.gateway,
@@ -86,12 +94,15 @@ export function createAlipayGateway(settings: AlipaySettings, publicBaseUrl: str
       if (result.kind === 'business-error') {
         throw new Error(`alipay.trade.query failed: ${result.code} ${result.subCode ?? ''} ${result.subMsg ?? result.msg}`);
       }
+      // TRADE_CLOSED after a payment (send_pay_date set) means fully refunded, not "never paid".
+      const refunded = result.tradeStatus === 'TRADE_CLOSED' && result.sendPayDate !== undefined;
       return {
         source: 'QUERY',
         outTradeNo: result.outTradeNo,
         tradeNo: result.tradeNo,
         amountFen: result.totalAmountFen,
-        state: stateOf(result.tradeStatus),
+        state: refunded ? 'paid' : stateOf(result.tradeStatus),
+        refund: refunded ? { refundedFen: result.totalAmountFen, at: new Date() } : undefined,
         buyerLogonId: result.buyerLogonId,
         paidAt: result.sendPayDate,
         tradeStatus: result.tradeStatus,
@@ -109,7 +120,7 @@ export function createAlipayGateway(settings: AlipaySettings, publicBaseUrl: str
 
   return {
     merchant,
-    origin: new URL(settings.gateway).origin,
+    formActionSources: formActionSources(settings.gateway),
     provider,
     startPayment(order, opts) {
       const params = buildPagePayParams({

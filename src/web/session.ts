@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import session, { Store, type SessionData } from 'express-session';
 import type { Request, RequestHandler } from 'express';
-import type { Db } from '../db/client.js';
+import { queryRows, type Db } from '../db/client.js';
 import { HttpError } from './errors.js';
 
 declare module 'express-session' {
@@ -23,7 +23,7 @@ export class PrismaSessionStore extends Store {
   }
 
   override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
-    this.db.$queryRaw<{ data: SessionData }[]>`SELECT data FROM sessions WHERE sid = ${sid} AND expires_at > now()`
+    queryRows<{ data: SessionData }>(this.db, 'SELECT data FROM sessions WHERE sid = $1 AND expires_at > now()', [sid])
       .then((rows) => cb(null, rows[0]?.data ?? null), cb);
   }
 
@@ -41,6 +41,9 @@ export class PrismaSessionStore extends Store {
   }
 }
 
+const VISITOR_SESSION_MS = DAY;
+const SHOPPER_SESSION_MS = 30 * DAY;
+
 export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: boolean }): RequestHandler {
   return session({
     name: 'shop.sid',
@@ -48,8 +51,15 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
     store: new PrismaSessionStore(opts.db),
     resave: false,
     saveUninitialized: false,
-    cookie: { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: 30 * DAY },
+    // A public https URL means TLS ends at a proxy: trust its X-Forwarded-Proto for the secure cookie.
+    proxy: opts.secureCookie ? true : undefined,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: VISITOR_SESSION_MS },
   });
+}
+
+/** A session holding a cart or orders is kept for 30 days; a mere visit (CSRF token only) for one. */
+export function keepSession(req: Request): void {
+  req.session.cookie.maxAge = SHOPPER_SESSION_MS;
 }
 
 /** Deletes expired sessions; run now and then. */
@@ -76,5 +86,6 @@ export const csrfProtection: RequestHandler = (req, res, next) => {
  * ending, and a browser following a redirect can read the old session (a cart without the change).
  */
 export function saveSession(req: Request): Promise<void> {
+  keepSession(req);
   return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 }

@@ -104,7 +104,9 @@ describe('buying now', () => {
 
   it('lets the gateway origin through the CSP form-action', async () => {
     const res = await request(app).get('/').expect(200);
-    expect(res.headers['content-security-policy']).toMatch(/form-action 'self' https:\/\/openapi-sandbox\.dl\.alipaydev\.com/);
+    expect(res.headers['content-security-policy']).toMatch(
+      /form-action 'self' https:\/\/openapi-sandbox\.dl\.alipaydev\.com https:\/\/\*\.alipay\.com https:\/\/\*\.alipaydev\.com;/,
+    );
   });
 
   it.each([
@@ -150,6 +152,12 @@ describe('buying now', () => {
     const other = await shopper(app);
     await s.agent.post('/orders').type('form').send({ _csrf: other.token, goodsId: String(tea.id), quantity: '1' }).expect(403);
     expect(await orderCount()).toBe(before);
+  });
+
+  it('behind an https proxy, sets a secure session cookie so forms keep working', async () => {
+    const behindProxy = buildApp(t.db, { env: { PUBLIC_BASE_URL: 'https://shop.example.com' } });
+    const res = await request(behindProxy).get('/').set('X-Forwarded-Proto', 'https').expect(200);
+    expect(res.headers['set-cookie']?.[0]).toMatch(/shop\.sid=.*; Secure/);
   });
 
   it('answers JSON errors to JSON clients', async () => {

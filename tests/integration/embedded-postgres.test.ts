@@ -91,4 +91,39 @@ describe('embedded PostgreSQL', () => {
       squatter.close();
     }
   }, 60_000);
+
+  it('never deletes a cluster whose password file went missing: it says what to do', async () => {
+    const cluster = path.join(dir, 'pg4');
+    const first = await startEmbeddedPostgres({ dir: cluster });
+    await first.ensureDatabase('precious');
+    await first.stop();
+    await rm(`${cluster}.password`);
+    await expect(startEmbeddedPostgres({ dir: cluster })).rejects.toThrow(/password file .* is missing/);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(path.join(cluster, 'PG_VERSION'))).toBe(true);
+  }, 60_000);
+
+  it('refuses to turn a folder with other files into a cluster', async () => {
+    const foreign = path.join(dir, 'not-a-cluster');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(foreign);
+    await writeFile(path.join(foreign, 'notes.txt'), 'mine');
+    await expect(startEmbeddedPostgres({ dir: foreign })).rejects.toThrow(/not a PostgreSQL cluster/);
+    const { readFile } = await import('node:fs/promises');
+    expect(await readFile(path.join(foreign, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
+  it('lets two processes starting at once share one server', async () => {
+    const cluster = path.join(dir, 'pg5');
+    const [a, b] = await Promise.all([startEmbeddedPostgres({ dir: cluster }), startEmbeddedPostgres({ dir: cluster })]);
+    try {
+      expect(a.port).toBe(b.port);
+      expect([a.attached, b.attached].sort()).toEqual([false, true]);
+      expect(await roundTrip(a.url('postgres'))).toBe(42);
+      expect(await roundTrip(b.url('postgres'))).toBe(42);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  }, 60_000);
 });

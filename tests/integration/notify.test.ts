@@ -86,6 +86,18 @@ describe('a paid notification', () => {
     expect((await orderOf(order.outTradeNo)).status).toBe('PAID');
   });
 
+  it('does not refuse a genuine payment over an unreadable time field', async () => {
+    const order = await newOrder();
+    await notify(signAsAlipay(notifyFields(order, { gmt_payment: '2026-11-25T12:00:00', notify_time: 'soon' }))).expect(200, 'success');
+    expect((await orderOf(order.outTradeNo)).status).toBe('PAID');
+  });
+
+  it('keeps an unverifiable notification even when it contains a NUL byte', async () => {
+    const res = await notify('out_trade_no=%00abc&notify_id=%00&sign=x').expect(400);
+    expect(res.text).toBe('fail');
+    expect(await t.db.paymentEvent.count({ where: { outTradeNo: 'abc' } })).toBe(1);
+  });
+
   it('accepts whatever Content-Type Alipay sends', async () => {
     const order = await newOrder();
     await notify(signAsAlipay(notifyFields(order)), 'text/plain').expect(200, 'success');

@@ -155,4 +155,26 @@ describe('expiring unpaid orders', () => {
     }
     expect(api.callsOf('alipay.trade.query')).toHaveLength(1);
   });
+
+  it('does not take a trade closed after payment (a full refund) for a never-paid one', async () => {
+    const api = new FakeAlipayApi();
+    const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
+    api.responder = () => ({ ...paidAnswer(order.outTradeNo), trade_status: 'TRADE_CLOSED' });
+    const { provider, merchant } = fakeGateway(api);
+    await sweepExpiredOrders(t.db, provider, merchant);
+    expect(await orderOf(order.outTradeNo)).toMatchObject({ status: 'REFUNDED', refundedFen: 2_500 });
+  });
+
+  it('asks about the least recently checked orders first, so failing ones cannot starve the rest', async () => {
+    const api = new FakeAlipayApi();
+    const stuck = await newOrder(30, new Date(Date.now() - 90 * 60_000));
+    const later = await newOrder(30, new Date(Date.now() - 60 * 60_000));
+    api.responder = (_method, params) =>
+      JSON.parse(params.get('biz_content')!).out_trade_no === stuck.outTradeNo ? new Error('timeout') : notExist;
+    const { provider, merchant } = fakeGateway(api);
+    await sweepExpiredOrders(t.db, provider, merchant, { limit: 1 });
+    expect((await orderOf(stuck.outTradeNo)).status).toBe('UNPAID');
+    await sweepExpiredOrders(t.db, provider, merchant, { limit: 1 });
+    expect((await orderOf(later.outTradeNo)).status).toBe('EXPIRED');
+  });
 });

@@ -38,4 +38,21 @@ describe('config', () => {
   it('refuses a half-configured Alipay and names what is missing', () => {
     expect(() => loadConfig({ ALIPAY_APP_ID: '2021000000000000' })).toThrow(/ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY/);
   });
+
+  it('never prints secret values in its error', () => {
+    expect(() => loadConfig({ SESSION_SECRET: 'short-but-secret', DATABASE_URL: 'mysql://user:hunter2@db/shop' })).toThrow(ConfigError);
+    try {
+      loadConfig({ SESSION_SECRET: 'short-but-secret', DATABASE_URL: 'mysql://user:hunter2@db/shop' });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('hunter2');
+      expect((err as Error).message).not.toContain('short-but-secret');
+      expect((err as Error).message).toContain('SESSION_SECRET');
+    }
+  });
+
+  it('requires PUBLIC_BASE_URL in production with a real gateway (Alipay cannot notify localhost)', () => {
+    const real = { NODE_ENV: 'production', ALIPAY_GATEWAY: 'https://openapi.alipay.com/gateway.do', ALIPAY_APP_ID: '2021000122671234', ALIPAY_APP_PRIVATE_KEY: 'x', ALIPAY_PUBLIC_KEY: 'y' };
+    expect(() => loadConfig(real)).toThrow(/PUBLIC_BASE_URL must be set in production/);
+    expect(loadConfig({ ...real, PUBLIC_BASE_URL: 'https://shop.example.com/' }).publicBaseUrl).toBe('https://shop.example.com');
+  });
 });

@@ -10,7 +10,7 @@ function hint(raw: string, name: string): string | undefined {
   const match = new RegExp(`(?:^|&)${name}=([^&]*)`).exec(raw);
   if (!match?.[1]) return undefined;
   try {
-    return decodeURIComponent(match[1].replace(/\+/g, ' '));
+    return decodeURIComponent(match[1].replace(/\+/g, ' ')).replaceAll('\u0000', '');
   } catch {
     return undefined;
   }
