@@ -9,7 +9,7 @@ import { buildShop, createDb, listen, load, report, startBenchDatabase } from '.
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const database = await startBenchDatabase();
-const db = createDb(database.url, { poolSize: 20 });
+const db = createDb(database.url);
 await db.goods.createMany({ data: Array.from({ length: 20 }, (_, i) => ({ name: `商品 Goods ${i + 1}`, description: 'A benchmark item', priceFen: 1_000 + i * 137, imagePath: '/static/goods/tea.svg' })) });
 
 const shop = await listen(buildShop(db));
