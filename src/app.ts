@@ -8,6 +8,7 @@ import type { Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { formatPrice, formatYuan } from './shop/money.js';
+import { formatBeijingTime } from './web/format.js';
 import type { AlipayGateway } from './web/alipay-gateway.js';
 import { createErrorHandler, notFound } from './web/errors.js';
 import { alipayRoutes } from './web/routes/alipay.js';
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('view cache', config.env === 'production');
   app.locals.formatPrice = formatPrice;
   app.locals.formatYuan = formatYuan;
+  app.locals.formatTime = formatBeijingTime;
   app.locals.sandboxBanner = deps.sandbox !== undefined;
 
   app.use(

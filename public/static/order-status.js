@@ -5,12 +5,16 @@
   if (!root || root.dataset.status !== 'UNPAID') return;
   var started = Date.now();
   var url = '/orders/' + encodeURIComponent(root.dataset.outTradeNo);
+  function beijing(iso) {
+    var d = new Date(new Date(iso).getTime() + 8 * 3600 * 1000).toISOString();
+    return d.slice(0, 10) + ' ' + d.slice(11, 19) + ' (Beijing time)';
+  }
   function update(order) {
     var status = document.getElementById('order-status');
     status.textContent = order.status;
     status.className = 'status status-' + order.status;
     root.dataset.status = order.status;
-    if (order.paidAt) document.getElementById('order-paid-at').textContent = order.paidAt;
+    if (order.paidAt) document.getElementById('order-paid-at').textContent = beijing(order.paidAt);
     if (order.status !== 'UNPAID') {
       var confirming = document.getElementById('confirming');
       if (confirming) confirming.hidden = true;
