@@ -4,7 +4,6 @@ import ejs from 'ejs';
 import express, { type Request, type Response, type Router } from 'express';
 import {
   buildSignedResponse,
-  fenToAmount,
   formatAlipayTime,
   publicKeyToBase64,
   publicKeyToPem,
@@ -30,6 +29,7 @@ import {
   type PagePayMethod,
 } from './protocol.js';
 import {
+  amount,
   closeTrade,
   findTrade,
   findTradeByCashierId,
@@ -83,7 +83,7 @@ const STATIC = path.join(PROJECT_ROOT, 'public', 'static', 'sandbox');
 const silentLogger: SandboxLogger = { info() {}, warn() {}, error() {} };
 
 function yuan(fen: bigint | number): string {
-  return `¥${fenToAmount(Number(fen))}`;
+  return `¥${amount(fen)}`;
 }
 
 function beijing(date: Date | null | undefined): string {
@@ -187,7 +187,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   const api: Record<string, (biz: Record<string, string>) => Promise<Record<string, string>>> = {
     async 'alipay.trade.query'(biz) {
       const trade = await requireTrade(biz);
-      const total = fenToAmount(Number(trade.totalFen));
+      const total = amount(trade.totalFen);
       return successBody({
         trade_no: trade.tradeNo,
         out_trade_no: trade.outTradeNo,
@@ -222,7 +222,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
         buyer_logon_id: outcome.trade.buyerLogonId ?? undefined,
         buyer_user_id: outcome.trade.buyerId ?? undefined,
         fund_change: outcome.fundChange ? 'Y' : 'N',
-        refund_fee: fenToAmount(Number(outcome.trade.refundedFen)),
+        refund_fee: amount(outcome.trade.refundedFen),
         gmt_refund_pay: formatAlipayTime(outcome.refund.createdAt),
       });
     },
@@ -242,8 +242,8 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
         trade_no: trade.tradeNo,
         out_trade_no: trade.outTradeNo,
         out_request_no: outRequestNo,
-        total_amount: fenToAmount(Number(trade.totalFen)),
-        refund_amount: fenToAmount(Number(refund.refundFen)),
+        total_amount: amount(trade.totalFen),
+        refund_amount: amount(refund.refundFen),
         refund_status: 'REFUND_SUCCESS',
         gmt_refund_pay: formatAlipayTime(refund.createdAt),
       });
@@ -317,7 +317,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
         charset: 'utf-8',
         out_trade_no: trade.outTradeNo,
         trade_no: trade.tradeNo,
-        total_amount: fenToAmount(Number(trade.totalFen)),
+        total_amount: amount(trade.totalFen),
         seller_id: opts.sellerId,
         timestamp: formatAlipayTime(now()),
         version: '1.0',

@@ -128,7 +128,8 @@ export async function openTrade(ctx: TradeContext, req: PagePayRequest): Promise
   throw new Error('sandbox: could not create or resume the trade');
 }
 
-function amount(fen: bigint | number): string {
+/** Integer fen (bigint columns; always ≤ 10^10, exact as a number) → Alipay's "12.30". */
+export function amount(fen: bigint | number): string {
   return fenToAmount(Number(fen));
 }
 
