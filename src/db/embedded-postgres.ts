@@ -1,7 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -290,11 +290,16 @@ const startedHere = new Map<string, number>();
 async function lockStartup(lockFile: string, log: (line: string) => void): Promise<() => Promise<void>> {
   const deadline = Date.now() + 60_000;
   for (;;) {
+    // link() publishes the lock with its content in one step: nobody can read it half-written.
+    const candidate = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await writeFile(candidate, String(process.pid));
     try {
-      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      await link(candidate, lockFile);
       return () => rm(lockFile, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await rm(candidate, { force: true });
     }
     const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
     if (!holder || !processAlive(holder)) {
