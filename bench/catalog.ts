@@ -4,7 +4,7 @@ import path from 'node:path';
 import express from 'express';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { listGoods } from '../src/shop/goods.js';
-import { formatPrice, formatYuan } from '../src/shop/money.js';
+import { formatPrice, formatYuan } from '../src/lib/money.js';
 import { buildShop, createDb, listen, load, report, startBenchDatabase } from './support.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);

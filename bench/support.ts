@@ -13,7 +13,7 @@ import { createDb, type Db } from '../src/db/client.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
-import { createAlipayGateway, type AlipayGateway } from '../src/web/alipay-gateway.js';
+import { createAlipayPayments, type AlipayPayments } from '../src/payments/alipay-adapter.js';
 
 export const appKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 export const alipayKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -35,11 +35,11 @@ export async function startBenchDatabase() {
   };
 }
 
-export function benchGateway(): AlipayGateway {
-  return createAlipayGateway(
+export function benchGateway(): AlipayPayments {
+  return createAlipayPayments(
     {
       appId: APP_ID,
-      gateway: 'https://openapi.alipay.com/gateway.do',
+      gatewayUrl: 'https://openapi.alipay.com/gateway.do',
       signType: 'RSA2',
       appPrivateKey: appKeys.privateKey,
       alipayPublicKey: alipayKeys.publicKey,
@@ -51,7 +51,7 @@ export function benchGateway(): AlipayGateway {
 
 export function buildShop(db: Db): Express {
   const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!' });
-  return createApp({ config, db, logger: createLogger('silent'), alipay: benchGateway(), sessionSecret: config.sessionSecret! });
+  return createApp({ config, db, logger: createLogger('silent'), payments: benchGateway(), sessionSecret: config.sessionSecret! });
 }
 
 export async function listen(app: Express): Promise<{ url: string; close: () => Promise<void> }> {

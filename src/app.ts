@@ -7,9 +7,11 @@ import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
-import { formatPrice, formatYuan } from './shop/money.js';
+import { formatPrice, formatYuan } from './lib/money.js';
+import type { AlipayPayments } from './payments/alipay-adapter.js';
+import { countCartItems } from './shop/cart.js';
+import { NO_EVENTS, type ShopEvents } from './shop/events.js';
 import { formatBeijingTime } from './web/format.js';
-import type { AlipayGateway } from './web/alipay-gateway.js';
 import { createErrorHandler, notFound } from './web/errors.js';
 import { alipayRoutes } from './web/routes/alipay.js';
 import { cartRoutes } from './web/routes/cart.js';
@@ -22,7 +24,9 @@ export interface AppDeps {
   config: Config;
   db: Db;
   logger: Logger;
-  alipay: AlipayGateway;
+  payments: AlipayPayments;
+  /** Subscribers to the shop's domain events (the mail outbox, later); none by default. */
+  events?: ShopEvents;
   sessionSecret: string;
   /** The built-in sandbox gateway's routes, mounted at `sandbox.basePath` when it is in use. */
   sandbox?: { basePath: string; router: Router };
@@ -30,7 +34,7 @@ export interface AppDeps {
 
 /** Builds the shop; never listens (src/main.ts does). */
 export function createApp(deps: AppDeps): Express {
-  const { config, db, logger, alipay } = deps;
+  const { config, db, logger, payments } = deps;
   const app = express();
   app.set('trust proxy', config.trustProxy);
   app.set('view engine', 'ejs');
@@ -63,7 +67,7 @@ export function createApp(deps: AppDeps): Express {
         directives: {
           'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],
           // The buy forms answer with a redirect to Alipay's gateway: browsers apply form-action to it.
-          'form-action': ["'self'", ...alipay.formActionSources],
+          'form-action': ["'self'", ...payments.formActionSources],
           // No CDN: everything is served by the app. `upgrade-insecure-requests` would break plain-http localhost.
           'upgrade-insecure-requests': null,
         },
@@ -74,20 +78,20 @@ export function createApp(deps: AppDeps): Express {
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public', 'static'), { maxAge: config.env === 'production' ? '1d' : 0 }));
   app.use(healthRoutes(db));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
-  app.use(alipayRoutes({ db, alipay }));
+  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes };
+  app.use(alipayRoutes(shop));
 
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie: config.publicBaseUrl.startsWith('https:') }));
   app.use(csrfProtection);
   app.use((req, res, next) => {
-    res.locals.cartCount = Object.values(req.session.cart ?? {}).reduce((sum, q) => sum + q, 0);
+    res.locals.cartCount = countCartItems(req.session.cart ?? {});
     next();
   });
 
-  const orderDeps = { db, alipay, ttlMinutes: config.orderTtlMinutes };
   app.use(catalogRoutes(db, { cacheMs: config.catalogCacheMs }));
-  app.use(cartRoutes(orderDeps));
-  app.use(orderRoutes(orderDeps));
+  app.use(cartRoutes(shop));
+  app.use(orderRoutes(shop));
 
   app.use(notFound);
   app.use(createErrorHandler({ showStack: config.env !== 'production' }));

@@ -57,7 +57,7 @@ export interface Config {
     appId: string | undefined;
     appPrivateKey: string | undefined;
     alipayPublicKey: string | undefined;
-    gateway: string | undefined;
+    gatewayUrl: string | undefined;
     sellerId: string | undefined;
     signType: 'RSA2' | 'RSA';
     pagePayMethod: 'GET' | 'POST';
@@ -133,7 +133,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       appId: e.ALIPAY_APP_ID,
       appPrivateKey,
       alipayPublicKey,
-      gateway: e.ALIPAY_GATEWAY,
+      gatewayUrl: e.ALIPAY_GATEWAY,
       sellerId: e.ALIPAY_SELLER_ID,
       signType: e.ALIPAY_SIGN_TYPE ?? 'RSA2',
       pagePayMethod: e.ALIPAY_PAGE_PAY_METHOD ?? 'GET',

@@ -8,14 +8,15 @@ import type { Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import { createSandboxGateway, type SandboxGateway } from './sandbox/gateway.js';
 import { ensureSandboxKeys, gatewayKeyOptions } from './sandbox/keys.js';
-import type { AlipaySettings } from './web/alipay-gateway.js';
+import { errorText } from './lib/error-text.js';
+import type { AlipaySettings } from './payments/alipay-adapter.js';
 
 export const SANDBOX_BASE_PATH = '/sandbox';
 
 /** Parses the configured Alipay keys once; every problem is reported by setting name. */
 export function alipaySettingsFromConfig(config: Config): AlipaySettings {
   const a = config.alipay;
-  if (!a.appId || !a.appPrivateKey || !a.alipayPublicKey || !a.gateway) {
+  if (!a.appId || !a.appPrivateKey || !a.alipayPublicKey || !a.gatewayUrl) {
     throw new ConfigError(['ALIPAY_GATEWAY, ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY must all be set to use a real Alipay gateway']);
   }
   const problems: string[] = [];
@@ -23,7 +24,7 @@ export function alipaySettingsFromConfig(config: Config): AlipaySettings {
     try {
       return fn();
     } catch (err) {
-      problems.push(err instanceof Error ? err.message : String(err));
+      problems.push(errorText(err));
       return undefined;
     }
   };
@@ -34,7 +35,7 @@ export function alipaySettingsFromConfig(config: Config): AlipaySettings {
   return {
     appId: a.appId,
     sellerId: a.sellerId,
-    gateway: a.gateway,
+    gatewayUrl: a.gatewayUrl,
     signType: a.signType,
     appPrivateKey,
     alipayPublicKey,
@@ -52,7 +53,7 @@ export interface PaymentsSetup {
  * this app, with keys generated into DATA_DIR/keys — the shop uses it exactly like a real one.
  */
 export async function setUpPayments(config: Config, db: Db, logger: Logger): Promise<PaymentsSetup> {
-  if (config.alipay.gateway || config.alipay.appId) return { settings: alipaySettingsFromConfig(config) };
+  if (config.alipay.gatewayUrl || config.alipay.appId) return { settings: alipaySettingsFromConfig(config) };
   if (config.env === 'production' && !config.alipay.sandboxInProduction) {
     throw new ConfigError([
       'NODE_ENV=production but no Alipay gateway is configured: set ALIPAY_GATEWAY, ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY ' +
@@ -73,7 +74,7 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
     settings: {
       appId: keys.appId,
       sellerId: keys.sellerId,
-      gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`,
+      gatewayUrl: `${config.publicBaseUrl}${sandbox.gatewayPath}`,
       signType: config.alipay.signType,
       appPrivateKey: keys.appPrivateKey,
       alipayPublicKey: keys.alipayPublicKey,

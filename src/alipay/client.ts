@@ -1,11 +1,12 @@
 import type { KeyObject } from 'node:crypto';
+import { errorText } from '../lib/error-text.js';
 import { amountToFen, fenToAmount } from './amount.js';
 import { AlipayError, AlipayResponseError, AlipayTransportError } from './errors.js';
 import { encodeForm } from './form.js';
 import { isTradeStatus, type TradeStatus } from './notification.js';
 import { verifyResponse } from './response.js';
-import { signRequestParams, type SignType } from './sign.js';
-import { formatAlipayTime, parseAlipayTime } from './time.js';
+import { signApiRequest, type SignType } from './sign.js';
+import { parseAlipayTime } from './time.js';
 
 export interface TransportRequest {
   url: string;
@@ -16,7 +17,7 @@ export interface TransportRequest {
 export type Transport = (req: TransportRequest) => Promise<{ status: number; text: string }>;
 
 export interface AlipayClientOptions {
-  gateway: string;
+  gatewayUrl: string;
   appId: string;
   privateKey: KeyObject;
   alipayPublicKey: KeyObject;
@@ -128,23 +129,10 @@ export function createAlipayClient(opts: AlipayClientOptions): AlipayClient {
   const transport = opts.transport ?? fetchTransport;
   const now = opts.now ?? (() => new Date());
   // charset goes in the query string so the gateway decodes the body as UTF-8.
-  const url = `${opts.gateway}${opts.gateway.includes('?') ? '&' : '?'}charset=utf-8`;
+  const url = `${opts.gatewayUrl}${opts.gatewayUrl.includes('?') ? '&' : '?'}charset=utf-8`;
 
   async function call(method: string, biz: Record<string, string>): Promise<Record<string, unknown>> {
-    const signed = signRequestParams(
-      {
-        app_id: opts.appId,
-        method,
-        format: 'JSON',
-        charset: 'utf-8',
-        sign_type: signType,
-        timestamp: formatAlipayTime(now()),
-        version: '1.0',
-        biz_content: JSON.stringify(biz),
-      },
-      opts.privateKey,
-      signType,
-    );
+    const signed = signApiRequest({ appId: opts.appId, method, privateKey: opts.privateKey, signType, timestamp: now(), biz });
     const { charset: _charset, ...bodyParams } = signed;
     let res: { status: number; text: string };
     try {
@@ -163,7 +151,7 @@ export function createAlipayClient(opts: AlipayClientOptions): AlipayClient {
     } catch (err) {
       if (err instanceof AlipayTransportError) throw err;
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const detail = err instanceof Error ? err.message : String(err);
+      const detail = errorText(err);
       throw new AlipayTransportError(`${method}: ${timedOut ? 'timed out' : 'request failed'}: ${detail}`, {
         timedOut,
         cause: err,

@@ -8,6 +8,7 @@ import {
 } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { AlipayKeyError } from './errors.js';
+import { errorText } from '../lib/error-text.js';
 
 const MIN_MODULUS_BITS = 2048;
 const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/;
@@ -134,10 +135,6 @@ function checkKey(key: KeyObject, setting: string, expected: Expected): void {
   if (bits < MIN_MODULUS_BITS) {
     throw new AlipayKeyError(setting, `is a ${bits}-bit RSA key; Alipay requires at least ${MIN_MODULUS_BITS} bits`);
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function spkiDer(key: KeyObject): Buffer {

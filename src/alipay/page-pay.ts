@@ -1,7 +1,9 @@
 import type { KeyObject } from 'node:crypto';
+import { MAX_TRADE_FEN } from '../lib/money.js';
+import { OUT_TRADE_NO_PATTERN } from '../lib/trade-number.js';
 import { fenToAmount } from './amount.js';
 import { AlipayParamError } from './errors.js';
-import { signRequestParams, type SignType } from './sign.js';
+import { signApiRequest, type SignType } from './sign.js';
 import { formatAlipayTime } from './time.js';
 
 export interface PagePayOptions {
@@ -27,9 +29,7 @@ const PRODUCTS = {
   wap: { method: 'alipay.trade.wap.pay', productCode: 'QUICK_WAP_WAY' },
 } as const;
 
-const OUT_TRADE_NO_RE = /^[A-Za-z0-9_]{1,64}$/;
 const MIN_FEN = 1; // 0.01
-const MAX_FEN = 10_000_000_000; // 100000000.00
 
 function checkUrl(name: string, url: string | undefined): void {
   if (url === undefined || url === '') return;
@@ -46,10 +46,10 @@ function checkUrl(name: string, url: string | undefined): void {
 
 /** Signed parameters for page/wap pay; empty optional values are neither signed nor sent. */
 export function buildPagePayParams(opts: PagePayOptions): Record<string, string> {
-  if (!OUT_TRADE_NO_RE.test(opts.outTradeNo)) {
+  if (!OUT_TRADE_NO_PATTERN.test(opts.outTradeNo)) {
     throw new AlipayParamError('out_trade_no', 'must be 1-64 letters, digits or underscores');
   }
-  if (!Number.isSafeInteger(opts.totalAmountFen) || opts.totalAmountFen < MIN_FEN || opts.totalAmountFen > MAX_FEN) {
+  if (!Number.isSafeInteger(opts.totalAmountFen) || opts.totalAmountFen < MIN_FEN || opts.totalAmountFen > MAX_TRADE_FEN) {
     throw new AlipayParamError('total_amount', 'must be an integer number of fen from 1 (0.01) to 10000000000 (100000000.00)');
   }
   if (opts.subject.trim() === '' || opts.subject.length > 256) {
@@ -71,22 +71,16 @@ export function buildPagePayParams(opts: PagePayOptions): Record<string, string>
   if (opts.body) biz['body'] = opts.body;
   if (opts.timeExpire) biz['time_expire'] = formatAlipayTime(opts.timeExpire);
   if (opts.passbackParams) biz['passback_params'] = opts.passbackParams;
-  return signRequestParams(
-    {
-      app_id: opts.appId,
-      method: product.method,
-      format: 'JSON',
-      charset: 'utf-8',
-      sign_type: signType,
-      timestamp: formatAlipayTime(opts.now ?? new Date()),
-      version: '1.0',
-      notify_url: opts.notifyUrl,
-      return_url: opts.returnUrl, // an empty return_url is a known invalid-signature cause: dropped
-      biz_content: JSON.stringify(biz),
-    },
-    opts.privateKey,
+  return signApiRequest({
+    appId: opts.appId,
+    method: product.method,
+    privateKey: opts.privateKey,
     signType,
-  );
+    timestamp: opts.now ?? new Date(),
+    biz,
+    notifyUrl: opts.notifyUrl,
+    returnUrl: opts.returnUrl,
+  });
 }
 
 function toQuery(params: Record<string, string>, skip?: string): string {
@@ -96,14 +90,14 @@ function toQuery(params: Record<string, string>, skip?: string): string {
     .join('&');
 }
 
-function joinUrl(gateway: string, query: string): string {
-  if (query === '') return gateway;
-  return `${gateway}${gateway.includes('?') ? '&' : '?'}${query}`;
+function joinUrl(gatewayUrl: string, query: string): string {
+  if (query === '') return gatewayUrl;
+  return `${gatewayUrl}${gatewayUrl.includes('?') ? '&' : '?'}${query}`;
 }
 
 /** GET delivery: redirect the browser to gateway?<every param URL-encoded, sign included>. */
-export function buildPagePayUrl(gateway: string, params: Record<string, string>): string {
-  return joinUrl(gateway, toQuery(params));
+export function buildPagePayUrl(gatewayUrl: string, params: Record<string, string>): string {
+  return joinUrl(gatewayUrl, toQuery(params));
 }
 
 export function escapeHtml(value: string): string {
@@ -123,11 +117,11 @@ export function escapeHtml(value: string): string {
  * to the gateway.
  */
 export function buildPagePayForm(
-  gateway: string,
+  gatewayUrl: string,
   params: Record<string, string>,
   opts: { nonce?: string } = {},
 ): string {
-  const action = joinUrl(gateway, toQuery(params, 'biz_content'));
+  const action = joinUrl(gatewayUrl, toQuery(params, 'biz_content'));
   const bizContent = params['biz_content'];
   const input =
     bizContent === undefined || bizContent === ''

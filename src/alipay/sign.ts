@@ -1,5 +1,6 @@
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { AlipayError } from './errors.js';
+import { formatAlipayTime } from './time.js';
 
 /** RSA2 = SHA256withRSA (PKCS#1 v1.5); RSA = legacy SHA1withRSA. */
 export type SignType = 'RSA2' | 'RSA';
@@ -79,4 +80,35 @@ export function signRequestParams(
   }
   const sign = signString(buildSignString(clean), privateKey, signType);
   return { ...clean, sign };
+}
+
+export interface ApiRequest {
+  appId: string;
+  method: string;
+  privateKey: KeyObject;
+  signType: SignType;
+  timestamp: Date;
+  biz: Record<string, string>;
+  notifyUrl?: string;
+  returnUrl?: string;
+}
+
+/** The system parameters every OpenAPI request carries, with `biz_content`, signed (see "Request parameters"). */
+export function signApiRequest(req: ApiRequest): Record<string, string> {
+  return signRequestParams(
+    {
+      app_id: req.appId,
+      method: req.method,
+      format: 'JSON',
+      charset: 'utf-8',
+      sign_type: req.signType,
+      timestamp: formatAlipayTime(req.timestamp),
+      version: '1.0',
+      notify_url: req.notifyUrl,
+      return_url: req.returnUrl, // an empty return_url is a known invalid-signature cause: dropped
+      biz_content: JSON.stringify(req.biz),
+    },
+    req.privateKey,
+    req.signType,
+  );
 }

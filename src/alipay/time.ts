@@ -1,21 +1,14 @@
+import { BEIJING_OFFSET_MS, beijingDateTime } from '../lib/beijing-time.js';
 import { AlipayError } from './errors.js';
 
 // Alipay timestamps are `yyyy-MM-dd HH:mm:ss` in Beijing time (UTC+8, no DST) regardless of the
-// server's zone; computed from the epoch so process.env.TZ never matters.
-const BEIJING_OFFSET_MS = 8 * 60 * 60 * 1000;
+// server's zone.
 // gmt_refund in notifications carries milliseconds (`2015-04-28 15:45:57.320`).
 const TIME_RE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/;
 
-const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
-
 export function formatAlipayTime(date: Date): string {
-  const ms = date.getTime();
-  if (!Number.isFinite(ms)) throw new AlipayError('formatAlipayTime: invalid Date');
-  const b = new Date(ms + BEIJING_OFFSET_MS);
-  return (
-    `${pad(b.getUTCFullYear(), 4)}-${pad(b.getUTCMonth() + 1)}-${pad(b.getUTCDate())} ` +
-    `${pad(b.getUTCHours())}:${pad(b.getUTCMinutes())}:${pad(b.getUTCSeconds())}`
-  );
+  if (!Number.isFinite(date.getTime())) throw new AlipayError('formatAlipayTime: invalid Date');
+  return beijingDateTime(date);
 }
 
 export function parseAlipayTime(s: string): Date {

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import pg from 'pg';
+import { errorText } from '../lib/error-text.js';
 
 // Applies prisma/migrations/* the way `prisma migrate deploy` does, so either tool can take over:
 // same `_prisma_migrations` table, sha256 checksum of migration.sql, Prisma's advisory lock key,
@@ -93,7 +94,7 @@ export async function migrateDatabase(databaseUrl: string, dir = MIGRATIONS_DIR)
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorText(err);
         await client.query('UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1', [id, message]);
         throw new MigrationError(`Migration ${migration.name} failed: ${message}`);
       }

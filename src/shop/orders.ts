@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/client.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
-import { InvalidRequestError, NotFoundError } from './errors.js';
+import { beijingDate } from '../lib/beijing-time.js';
+import { OUT_TRADE_NO_PATTERN } from '../lib/trade-number.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from './errors.js';
+import { expireOrderOnRead } from './payments/expiry.js';
+import type { PaymentDeps } from './payments/confirm.js';
+import { refreshPaymentStatus } from './payments/status.js';
 
 export const MAX_QUANTITY = 99;
 // orders.total_fen is a PostgreSQL integer
@@ -17,8 +22,7 @@ export interface OrderLine {
  * the number is the only key to the order page, so it must not be guessable.
  */
 export function newOutTradeNo(now: Date): string {
-  const beijing = new Date(now.getTime() + 8 * 60 * 60 * 1000).toISOString().slice(0, 10).replaceAll('-', '');
-  return `${beijing}${randomBytes(12).toString('hex')}`;
+  return `${beijingDate(now).replaceAll('-', '')}${randomBytes(12).toString('hex')}`;
 }
 
 function subjectFor(names: string[]): string {
@@ -79,7 +83,7 @@ export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes:
 export type OrderWithItems = NonNullable<Awaited<ReturnType<typeof findOrder>>>;
 
 export function findOrder(db: Db, outTradeNo: string) {
-  if (!/^[A-Za-z0-9_]{1,64}$/.test(outTradeNo)) return Promise.resolve(null);
+  if (!OUT_TRADE_NO_PATTERN.test(outTradeNo)) return Promise.resolve(null);
   return db.order.findUnique({ where: { outTradeNo }, include: { items: { orderBy: { id: 'asc' } } } });
 }
 
@@ -95,4 +99,39 @@ export function listOrders(db: Db, outTradeNos: string[]) {
 
 export function isPayable(order: { status: OrderStatus; expiresAt: Date }, now = new Date()): boolean {
   return order.status === 'UNPAID' && order.expiresAt > now;
+}
+
+/**
+ * An order as its page shows it. An UNPAID order past its deadline is expired first (after asking
+ * the provider); with `check` (the page polls after ~10 s without news) the provider is asked
+ * whether it was paid. When the provider cannot be reached, our state is shown and
+ * `onCheckError` hears why.
+ */
+export async function viewOrder(
+  deps: PaymentDeps,
+  outTradeNo: string,
+  opts: { check?: boolean; now?: Date; onCheckError?: (err: unknown) => void } = {},
+): Promise<OrderWithItems> {
+  const order = await getOrder(deps.db, outTradeNo);
+  const now = opts.now ?? new Date();
+  if (order.status !== 'UNPAID') return order;
+  try {
+    if (order.expiresAt <= now) {
+      await expireOrderOnRead(deps, outTradeNo, now);
+      return await getOrder(deps.db, outTradeNo);
+    }
+    if (opts.check && (await refreshPaymentStatus(deps, outTradeNo, now))) return await getOrder(deps.db, outTradeNo);
+  } catch (err) {
+    opts.onCheckError?.(err);
+  }
+  return order;
+}
+
+/** The order, if it can still be paid (for "Pay again"); a clear refusal otherwise. */
+export async function getPayableOrder(db: Db, outTradeNo: string, now = new Date()): Promise<OrderWithItems> {
+  const order = await getOrder(db, outTradeNo);
+  if (!isPayable(order, now)) {
+    throw new ConflictError(order.status === 'UNPAID' ? 'This order has expired and can no longer be paid.' : `This order is ${order.status.toLowerCase()} and cannot be paid again.`);
+  }
+  return order;
 }

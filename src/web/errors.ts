@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { MoneyFormatError } from '../lib/money.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../shop/errors.js';
 
 export class HttpError extends Error {
@@ -24,7 +25,7 @@ const TITLES: Record<number, string> = {
 function statusOf(err: unknown): { status: number; message: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message };
   if (err instanceof NotFoundError) return { status: 404, message: err.message };
-  if (err instanceof InvalidRequestError) return { status: 400, message: err.message };
+  if (err instanceof InvalidRequestError || err instanceof MoneyFormatError) return { status: 400, message: err.message };
   if (err instanceof ConflictError) return { status: 409, message: err.message };
   // body-parser / http-errors style errors carry a status and a safe message when `expose` is set
   const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
@@ -33,7 +34,8 @@ function statusOf(err: unknown): { status: number; message: string } {
   return { status: 500, message: 'An unexpected error occurred. Please try again later.' };
 }
 
-function wantsJson(req: Request): boolean {
+/** The client asked for JSON (Accept) rather than a page. */
+export function wantsJson(req: Request): boolean {
   return req.accepts(['html', 'json']) === 'json';
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import session, { Store, type SessionData } from 'express-session';
+import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
-import { queryRows, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
+import { PrismaSessionStore } from '../db/session-store.js';
 import { HttpError } from './errors.js';
 
 declare module 'express-session' {
@@ -14,33 +15,8 @@ declare module 'express-session' {
   }
 }
 
+
 const DAY = 24 * 60 * 60 * 1000;
-
-// Sessions live in PostgreSQL so several app instances behind a proxy share them.
-export class PrismaSessionStore extends Store {
-  constructor(private readonly db: Db) {
-    super();
-  }
-
-  override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
-    queryRows<{ data: SessionData }>(this.db, 'SELECT data FROM sessions WHERE sid = $1 AND expires_at > now()', [sid])
-      .then((rows) => cb(null, rows[0]?.data ?? null), cb);
-  }
-
-  override set(sid: string, data: SessionData, cb?: (err?: unknown) => void): void {
-    const expiresAt = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + DAY);
-    const json = JSON.stringify(data);
-    this.db.$executeRaw`
-      INSERT INTO sessions (sid, data, expires_at) VALUES (${sid}, ${json}::jsonb, ${expiresAt})
-      ON CONFLICT (sid) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at`
-      .then(() => cb?.(), (err) => cb?.(err));
-  }
-
-  override destroy(sid: string, cb?: (err?: unknown) => void): void {
-    this.db.session.deleteMany({ where: { sid } }).then(() => cb?.(), (err) => cb?.(err));
-  }
-}
-
 const VISITOR_SESSION_MS = DAY;
 const SHOPPER_SESSION_MS = 30 * DAY;
 
@@ -60,11 +36,6 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
 /** A session holding a cart or orders is kept for 30 days; a mere visit (CSRF token only) for one. */
 export function keepSession(req: Request): void {
   req.session.cookie.maxAge = SHOPPER_SESSION_MS;
-}
-
-/** Deletes expired sessions; run now and then. */
-export async function purgeExpiredSessions(db: Db): Promise<number> {
-  return (await db.session.deleteMany({ where: { expiresAt: { lt: new Date() } } })).count;
 }
 
 // Synchronizer-token CSRF protection: one random token per session, required in every unsafe

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildSignString, verifySignature } from '../../src/alipay/index.js';
 import { seedGoods } from '../../src/shop/seed.js';
-import { APP_ID, appKeys, fakeGateway, GATEWAY, PUBLIC_BASE_URL } from '../support/alipay.js';
+import { APP_ID, appKeys, fakePayments, GATEWAY, PUBLIC_BASE_URL } from '../support/alipay.js';
 import { buildApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { shopper } from '../support/shopper.js';
@@ -88,7 +88,7 @@ describe('buying now', () => {
   });
 
   it('renders an auto-submitting POST form with the system parameters in the action URL when configured', async () => {
-    const appWithPost = buildApp(t.db, { alipay: fakeGateway(undefined, { pagePayMethod: 'POST' }) });
+    const appWithPost = buildApp(t.db, { payments: fakePayments(undefined, { pagePayMethod: 'POST' }) });
     const s = await shopper(appWithPost);
     const res = await s.post('/orders', { goodsId: String(cup.id), quantity: '1' }).expect(200);
     const action = /<form[^>]*action="([^"]+)"/.exec(res.text.replace(/<form class="search"[^>]*>/, ''))?.[1]?.replaceAll('&amp;', '&');

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeForm, generateRsaKeyPair, signNotification } from '../../src/alipay/index.js';
 import { placeOrder } from '../../src/shop/orders.js';
-import { alipayKeys, APP_ID, fakeGateway, notifyFields, NOTIFY_CONTENT_TYPE, SELLER_ID, signAsAlipay } from '../support/alipay.js';
+import { alipayKeys, APP_ID, fakePayments, notifyFields, NOTIFY_CONTENT_TYPE, SELLER_ID, signAsAlipay } from '../support/alipay.js';
 import { buildApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -141,7 +141,7 @@ describe('notifications that must not be acted on', () => {
   });
 
   it('does not check seller_id when ALIPAY_SELLER_ID is not set', async () => {
-    const appWithoutSeller = buildApp(t.db, { alipay: fakeGateway(undefined, { sellerId: undefined }) });
+    const appWithoutSeller = buildApp(t.db, { payments: fakePayments(undefined, { sellerId: undefined }) });
     const order = await newOrder();
     const body = signAsAlipay(notifyFields(order, { seller_id: '2088000000000001' }));
     await request(appWithoutSeller).post('/alipay/notify').set('Content-Type', NOTIFY_CONTENT_TYPE).send(body).expect(200, 'success');

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createAlipayGateway } from '../../src/web/alipay-gateway.js';
+import { createAlipayPayments } from '../../src/payments/alipay-adapter.js';
 import { setUpPayments } from '../../src/wiring.js';
 import { buildApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -22,7 +22,7 @@ describe('the built-in sandbox gateway in the app', () => {
     const payments = await setUpPayments(config, t.db, createLogger('silent'));
     const app = buildApp(t.db, {
       config,
-      alipay: createAlipayGateway(payments.settings, config.publicBaseUrl),
+      payments: createAlipayPayments(payments.settings, config.publicBaseUrl),
       sandbox: { basePath: '/sandbox', router: payments.sandbox!.router },
     });
     const home = await request(app).get('/').expect(200);

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { buildSignedResponse, fenToAmount, formatAlipayTime, signNotification, type TransportRequest } from '../../src/alipay/index.js';
-import { createAlipayGateway, type AlipaySettings } from '../../src/web/alipay-gateway.js';
+import { createAlipayPayments, type AlipaySettings } from '../../src/payments/alipay-adapter.js';
 
 export const APP_ID = '2021000122671234';
 export const SELLER_ID = '2088102177649450';
@@ -37,7 +37,7 @@ export function alipaySettings(api: FakeAlipayApi, overrides: Partial<AlipaySett
   return {
     appId: APP_ID,
     sellerId: SELLER_ID,
-    gateway: GATEWAY,
+    gatewayUrl: GATEWAY,
     signType: 'RSA2',
     appPrivateKey: appKeys.privateKey,
     alipayPublicKey: alipayKeys.publicKey,
@@ -47,8 +47,8 @@ export function alipaySettings(api: FakeAlipayApi, overrides: Partial<AlipaySett
   };
 }
 
-export function fakeGateway(api = new FakeAlipayApi(), overrides: Partial<AlipaySettings> = {}) {
-  return createAlipayGateway(alipaySettings(api, overrides), PUBLIC_BASE_URL);
+export function fakePayments(api = new FakeAlipayApi(), overrides: Partial<AlipaySettings> = {}) {
+  return createAlipayPayments(alipaySettings(api, overrides), PUBLIC_BASE_URL);
 }
 
 /** A trade_status_sync notification for an order, as Alipay would send it (unsigned fields). */

@@ -2,7 +2,7 @@ import { createApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Env } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import type { Db } from '../../src/db/client.js';
-import { fakeGateway, PUBLIC_BASE_URL } from './alipay.js';
+import { fakePayments, PUBLIC_BASE_URL } from './alipay.js';
 
 export function testConfig(env: Env = {}) {
   return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PUBLIC_BASE_URL, ...env });
@@ -15,7 +15,7 @@ export function buildApp(db: Db, overrides: Partial<AppDeps> & { env?: Env } = {
     config,
     db,
     logger: createLogger(config.logLevel),
-    alipay: fakeGateway(),
+    payments: fakePayments(),
     sessionSecret: 'test-session-secret-that-is-long-enough-000',
     ...deps,
   });

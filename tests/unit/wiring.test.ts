@@ -36,7 +36,7 @@ describe('choosing the payment gateway', () => {
   it('uses a configured real gateway with its keys parsed once', async () => {
     const setup = await setUpPayments(loadConfig({ ...real, NODE_ENV: 'production', PUBLIC_BASE_URL: 'https://shop.example.com', SESSION_SECRET: 'x'.repeat(32) }), noDb, logger);
     expect(setup.sandbox).toBeUndefined();
-    expect(setup.settings.gateway).toBe(real.ALIPAY_GATEWAY);
+    expect(setup.settings.gatewayUrl).toBe(real.ALIPAY_GATEWAY);
     expect(setup.settings.appPrivateKey.type).toBe('private');
     expect(setup.settings.alipayPublicKey.type).toBe('public');
   });
@@ -51,7 +51,7 @@ describe('choosing the payment gateway', () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'wiring-'));
     const setup = await setUpPayments(loadConfig({ NODE_ENV: 'production', ALIPAY_SANDBOX_IN_PRODUCTION: 'true', DATA_DIR: dataDir }), noDb, logger);
     expect(setup.sandbox).toBeDefined();
-    expect(setup.settings.gateway).toBe('http://localhost:3000/sandbox/gateway.do');
+    expect(setup.settings.gatewayUrl).toBe('http://localhost:3000/sandbox/gateway.do');
   });
 
   it('with nothing configured, generates sandbox keys into DATA_DIR/keys and reuses them', async () => {

@@ -1,24 +1,13 @@
 import express, { Router } from 'express';
-import { AlipayError, AlipayNotificationError } from '../../alipay/index.js';
-import type { Db } from '../../db/client.js';
-import { confirmPayment, recordRejectedNotification } from '../../shop/payments.js';
-import type { AlipayGateway } from '../alipay-gateway.js';
-import { rawText } from '../alipay-gateway.js';
+import { AlipayError, AlipayNotificationError, peekNotification } from '../../alipay/index.js';
+import { rawText, type AlipayPayments } from '../../payments/alipay-adapter.js';
+import { confirmPayment, recordRejectedNotification } from '../../shop/payments/confirm.js';
 import { HttpError } from '../errors.js';
-
-function hint(raw: string, name: string): string | undefined {
-  const match = new RegExp(`(?:^|&)${name}=([^&]*)`).exec(raw);
-  if (!match?.[1]) return undefined;
-  try {
-    return decodeURIComponent(match[1].replace(/\+/g, ' ')).replaceAll('\u0000', '');
-  } catch {
-    return undefined;
-  }
-}
+import { paymentDeps, type ShopRouteDeps } from './deps.js';
 
 // Alipay's routes: no session, cookies or CSRF (mounted before them).
-export function alipayRoutes(deps: { db: Db; alipay: AlipayGateway }): Router {
-  const { db, alipay } = deps;
+export function alipayRoutes(deps: ShopRouteDeps): Router {
+  const { db, payments } = deps;
   const router = Router();
 
   // Alipay posts `application/x-www-form-urlencoded; text/html; charset=…` (GBK too): read the raw
@@ -26,21 +15,17 @@ export function alipayRoutes(deps: { db: Db; alipay: AlipayGateway }): Router {
   router.post('/alipay/notify', express.raw({ type: () => true, limit: '256kb' }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const raw = rawText(body);
-    let read: ReturnType<AlipayGateway['readNotification']>;
+    let read: ReturnType<AlipayPayments['readNotification']>;
     try {
-      read = alipay.readNotification(body);
+      read = payments.readNotification(body);
     } catch (err) {
       if (!(err instanceof AlipayError)) throw err;
       const reason = err instanceof AlipayNotificationError ? `${err.reason}: ${err.message}` : err.message;
       req.log?.warn({ reason }, 'alipay notification rejected');
-      await recordRejectedNotification(db, raw, reason, {
-        outTradeNo: hint(raw, 'out_trade_no'),
-        notifyId: hint(raw, 'notify_id'),
-        tradeStatus: hint(raw, 'trade_status'),
-      });
+      await recordRejectedNotification(db, raw, reason, peekNotification(raw));
       return res.status(400).type('text/plain').send('fail');
     }
-    const result = await confirmPayment(db, read.report, alipay.merchant);
+    const result = await confirmPayment(paymentDeps(deps), read.report);
     req.log?.info({ outTradeNo: read.report.outTradeNo, notifyId: read.report.notifyId, ...result }, 'alipay notification');
     if (result.outcome === 'rejected') return res.status(400).type('text/plain').send('fail');
     // Only now, after the commit: anything but exactly `success` makes Alipay retry.
@@ -51,7 +36,7 @@ export function alipayRoutes(deps: { db: Db; alipay: AlipayGateway }): Router {
     const queryString = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
     let outTradeNo: string;
     try {
-      ({ outTradeNo } = alipay.readReturn(queryString));
+      ({ outTradeNo } = payments.readReturn(queryString));
     } catch (err) {
       if (!(err instanceof AlipayError)) throw err;
       req.log?.warn({ err: err.message }, 'alipay return could not be verified');

@@ -99,7 +99,7 @@ export function createHarness(t: TestDatabase) {
   }
 
   const client = createAlipayClient({
-    gateway: `http://sandbox.test${GATEWAY}`,
+    gatewayUrl: `http://sandbox.test${GATEWAY}`,
     appId: APP_ID,
     privateKey: appKeys.privateKey,
     alipayPublicKey: alipayKeys.publicKey,

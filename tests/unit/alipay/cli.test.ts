@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyToPem, privateKeyToPem, signNotification, verifySignature, signReturnQuery } from '../../../src/alipay/index.js';
 import { buildTradeFields, makeKeyPair, type KeyPair } from './factories.js';
 
-const CLI = path.resolve('src/alipay/cli.ts');
+const CLI = path.resolve('src/cli/alipay.ts');
 
 function runCli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
   const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', input });

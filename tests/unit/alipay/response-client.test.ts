@@ -72,7 +72,7 @@ describe('verifyResponse', () => {
 });
 
 /** A fake gateway: records requests, answers with a signed response built by `answer`. */
-function fakeGateway(answer: (method: string, biz: Record<string, string>) => string) {
+function fakePayments(answer: (method: string, biz: Record<string, string>) => string) {
   const requests: TransportRequest[] = [];
   const transport: Transport = async (req) => {
     requests.push(req);
@@ -84,7 +84,7 @@ function fakeGateway(answer: (method: string, biz: Record<string, string>) => st
 
 function makeClient(transport: Transport, timeoutMs?: number) {
   return createAlipayClient({
-    gateway: 'https://openapi-sandbox.dl.alipaydev.com/gateway.do',
+    gatewayUrl: 'https://openapi-sandbox.dl.alipaydev.com/gateway.do',
     appId: '2021000122600000',
     privateKey: app.privateKey,
     alipayPublicKey: alipay.publicKey,
@@ -96,7 +96,7 @@ function makeClient(transport: Transport, timeoutMs?: number) {
 
 describe('createAlipayClient', () => {
   it('queryTrade sends a signed request with charset in the query string and returns the trade', async () => {
-    const gw = fakeGateway((method, biz) =>
+    const gw = fakePayments((method, biz) =>
       buildSignedResponse(method, {
         code: '10000',
         msg: 'Success',
@@ -129,14 +129,14 @@ describe('createAlipayClient', () => {
   });
 
   it('queryTrade: ACQ.TRADE_NOT_EXIST means not-exist (unpaid), not an error', async () => {
-    const gw = fakeGateway((method) =>
+    const gw = fakePayments((method) =>
       buildSignedResponse(method, { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.TRADE_NOT_EXIST', sub_msg: '交易不存在' }, alipay.privateKey),
     );
     expect(await makeClient(gw.transport).queryTrade({ outTradeNo: 'ORDER_1' })).toEqual({ kind: 'not-exist' });
   });
 
   it('other business errors are returned typed', async () => {
-    const gw = fakeGateway((method) =>
+    const gw = fakePayments((method) =>
       buildSignedResponse(method, { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-app-id', sub_msg: '无效的AppID参数' }, alipay.privateKey, { error: true }),
     );
     expect(await makeClient(gw.transport).queryTrade({ tradeNo: '1' })).toEqual({
@@ -149,12 +149,12 @@ describe('createAlipayClient', () => {
   });
 
   it('a response without sign is an AlipayResponseError', async () => {
-    const gw = fakeGateway((method) => buildSignedResponse(method, { code: '10000', trade_status: 'TRADE_SUCCESS' }, alipay.privateKey, { omitSign: true }));
+    const gw = fakePayments((method) => buildSignedResponse(method, { code: '10000', trade_status: 'TRADE_SUCCESS' }, alipay.privateKey, { omitSign: true }));
     await expect(makeClient(gw.transport).queryTrade({ outTradeNo: 'O' })).rejects.toThrow(AlipayResponseError);
   });
 
   it('a tampered response is an AlipaySignatureError', async () => {
-    const gw = fakeGateway((method) =>
+    const gw = fakePayments((method) =>
       buildSignedResponse(method, { code: '10000', trade_status: 'WAIT_BUYER_PAY', trade_no: '1', out_trade_no: 'O', total_amount: '1.00' }, alipay.privateKey).replace('WAIT_BUYER_PAY', 'TRADE_SUCCESS'),
     );
     await expect(makeClient(gw.transport).queryTrade({ outTradeNo: 'O' })).rejects.toThrow(AlipaySignatureError);
@@ -184,7 +184,7 @@ describe('createAlipayClient', () => {
       { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.TRADE_NOT_EXIST' },
       { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.TRADE_STATUS_ERROR' },
     ];
-    const gw = fakeGateway((method) => buildSignedResponse(method, answers.shift() ?? {}, alipay.privateKey));
+    const gw = fakePayments((method) => buildSignedResponse(method, answers.shift() ?? {}, alipay.privateKey));
     const client = makeClient(gw.transport);
     expect(await client.closeTrade({ outTradeNo: 'O' })).toEqual({ kind: 'closed' });
     expect(await client.closeTrade({ outTradeNo: 'O' })).toEqual({ kind: 'not-exist' });
@@ -192,7 +192,7 @@ describe('createAlipayClient', () => {
   });
 
   it('refund sends yuan strings and reports fund_change', async () => {
-    const gw = fakeGateway((method, biz) => {
+    const gw = fakePayments((method, biz) => {
       expect(biz).toEqual({ out_trade_no: 'O', refund_amount: '0.10', out_request_no: 'R1', refund_reason: '退货' });
       return buildSignedResponse(method, { code: '10000', msg: 'Success', trade_no: 'T', fund_change: 'Y', refund_fee: '0.10' }, alipay.privateKey);
     });
@@ -211,7 +211,7 @@ describe('createAlipayClient', () => {
       { code: '10000', msg: 'Success', refund_amount: '0.10', refund_status: 'REFUND_PROCESSING' },
       { code: '10000', msg: 'Success' },
     ];
-    const gw = fakeGateway((method) => buildSignedResponse(method, answers.shift() ?? {}, alipay.privateKey));
+    const gw = fakePayments((method) => buildSignedResponse(method, answers.shift() ?? {}, alipay.privateKey));
     const client = makeClient(gw.transport);
     const args = { outTradeNo: 'O', outRequestNo: 'R1' };
     expect(await client.queryRefund(args)).toEqual({ kind: 'done', refundAmountFen: 10 });

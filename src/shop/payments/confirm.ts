@@ -1,30 +1,13 @@
-import type { Db } from '../db/client.js';
-import { Prisma, type OrderStatus, type PaymentEventSource } from '../generated/prisma/client.js';
+import type { Db } from '../../db/client.js';
+import { Prisma, type OrderStatus } from '../../generated/prisma/client.js';
+import { NO_EVENTS, type ShopEvents, type Tx } from '../events.js';
+import { RAW_LIMIT, recordEvent, storableText } from './audit.js';
+import type { Merchant, PaymentProvider, PaymentReport } from './port.js';
 
-/** What the payment provider says about one trade, already verified, in the shop's words. */
-export interface PaymentReport {
-  source: PaymentEventSource;
-  outTradeNo: string;
-  /** Checked against ours for notifications; queries are made with our own app id. */
-  appId?: string;
-  sellerId?: string;
-  tradeNo?: string;
-  amountFen: number;
-  state: 'waiting' | 'paid' | 'closed';
-  buyerLogonId?: string;
-  paidAt?: Date;
-  closedAt?: Date;
-  /** Refund events carry the cumulative refunded amount. */
-  refund?: { refundedFen: number; at: Date };
-  notifyId?: string;
-  tradeStatus?: string;
-  /** The message as received, kept for audit (truncated to 64 KiB). */
-  raw: string;
-}
-
-export interface Merchant {
-  appId: string;
-  sellerId?: string;
+export interface PaymentDeps {
+  db: Db;
+  provider: PaymentProvider;
+  events?: ShopEvents;
 }
 
 export type PaymentOutcome =
@@ -33,48 +16,8 @@ export type PaymentOutcome =
   | { outcome: 'acknowledged'; status: OrderStatus }
   | { outcome: 'rejected'; reason: string };
 
-const RAW_LIMIT = 64 * 1024;
-
-function truncate(raw: string): string {
-  return raw.length > RAW_LIMIT ? raw.slice(0, RAW_LIMIT) : raw;
-}
-
-// PostgreSQL text cannot hold NUL: keep what arrived storable (only unverified input can contain it).
-function text(value: string | undefined, max: number): string | null {
-  return value ? value.replaceAll('\u0000', '').slice(0, max) || null : null;
-}
-
-type Tx = Prisma.TransactionClient;
-
-async function recordEvent(
-  tx: Tx | Db,
-  report: Pick<PaymentReport, 'source' | 'outTradeNo' | 'notifyId' | 'tradeStatus' | 'raw'> & { orderId?: number },
-  verified: boolean,
-  outcome: string,
-  reason?: string,
-) {
-  await tx.paymentEvent.create({
-    data: {
-      source: report.source,
-      orderId: report.orderId ?? null,
-      outTradeNo: text(report.outTradeNo, 64),
-      notifyId: text(report.notifyId, 128),
-      tradeStatus: text(report.tradeStatus, 32),
-      verified,
-      outcome,
-      reason: text(reason, 500),
-      rawBody: truncate(report.raw.replaceAll('\u0000', '\\0')),
-    },
-  });
-}
-
 /** Keeps a notification that could not be verified, so nothing that reached us is lost. */
-export async function recordRejectedNotification(
-  db: Db,
-  raw: string,
-  reason: string,
-  hints: { outTradeNo?: string; notifyId?: string; tradeStatus?: string } = {},
-) {
+export async function recordRejectedNotification(db: Db, raw: string, reason: string, hints: { outTradeNo?: string; notifyId?: string; tradeStatus?: string } = {}) {
   await recordEvent(db, { source: 'NOTIFY', raw, ...hints, outTradeNo: hints.outTradeNo ?? '' }, false, 'rejected', reason);
 }
 
@@ -94,6 +37,16 @@ function checkReport(order: { totalFen: number } | null, report: PaymentReport, 
   return merchantProblem(report, merchant);
 }
 
+/**
+ * A conditional update of one order (the `where` is the precondition that makes it happen once),
+ * then the order's status as it now stands: 'applied' if this call changed it, else 'duplicate'.
+ */
+async function transition(tx: Tx, orderId: number, where: Prisma.OrderWhereInput, data: Prisma.OrderUpdateManyMutationInput) {
+  const { count } = await tx.order.updateMany({ where: { ...where, id: orderId }, data });
+  const { status } = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { status: true } });
+  return { outcome: count === 1 ? ('applied' as const) : ('duplicate' as const), status };
+}
+
 async function markPaid(tx: Tx, orderId: number, report: PaymentReport): Promise<PaymentOutcome> {
   const paid = { tradeNo: report.tradeNo ?? null, buyerLogonId: report.buyerLogonId ?? null, paidAt: report.paidAt ?? new Date() };
   // The one transition that must happen once: only an UNPAID order becomes PAID here.
@@ -109,35 +62,27 @@ async function markPaid(tx: Tx, orderId: number, report: PaymentReport): Promise
   }
   // EXPIRED or CLOSED here, but Alipay took the money: never drop it — mark paid and flag it.
   const attention = `Paid at Alipay after the order was ${current.status.toLowerCase()} here: check stock, then fulfil or refund.`;
-  const flagged = await tx.order.updateMany({
-    where: { id: orderId, status: { in: ['EXPIRED', 'CLOSED'] } },
-    data: { status: 'PAID', ...paid, attention },
-  });
-  if (flagged.count === 1) return { outcome: 'applied', status: 'PAID', attention };
-  return { outcome: 'duplicate', status: (await tx.order.findUniqueOrThrow({ where: { id: orderId } })).status };
+  const flagged = await transition(tx, orderId, { status: { in: ['EXPIRED', 'CLOSED'] } }, { status: 'PAID', ...paid, attention });
+  return flagged.outcome === 'applied' ? { outcome: 'applied', status: 'PAID', attention } : flagged;
 }
 
-async function applyRefund(
-  tx: Tx,
-  orderId: number,
-  totalFen: number,
-  refund: NonNullable<PaymentReport['refund']>,
-): Promise<{ outcome: 'applied' | 'duplicate'; status: OrderStatus }> {
+function applyRefund(tx: Tx, orderId: number, totalFen: number, refund: NonNullable<PaymentReport['refund']>) {
   const refundedFen = Math.min(refund.refundedFen, totalFen);
   const full = refundedFen >= totalFen;
   // refund_fee is cumulative, so a repeated notification changes nothing.
-  const { count } = await tx.order.updateMany({
-    where: { id: orderId, status: { in: ['PAID', 'REFUNDED'] }, refundedFen: { lt: refundedFen } },
-    data: { refundedFen, refundedAt: refund.at, ...(full ? { status: 'REFUNDED' } : {}) },
-  });
-  const current = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
-  return count === 1 ? { outcome: 'applied', status: current.status } : { outcome: 'duplicate', status: current.status };
+  return transition(
+    tx,
+    orderId,
+    { status: { in: ['PAID', 'REFUNDED'] }, refundedFen: { lt: refundedFen } },
+    { refundedFen, refundedAt: refund.at, ...(full ? { status: 'REFUNDED' } : {}) },
+  );
 }
 
 /**
  * The common case — first news that an UNPAID order with the right amount was paid — as one
  * atomic statement (one round trip): the conditional update and the audit event together.
- * Anything else (duplicates, mismatches, late payments, refunds) takes the general path.
+ * Anything else (duplicates, mismatches, late payments, refunds) takes the general path, and so
+ * does every payment when something subscribes to orderPaid (it must write in the same commit).
  */
 async function payInOneStatement(db: Db, report: PaymentReport, merchant: Merchant): Promise<boolean> {
   if (report.state !== 'paid' || report.refund || !report.tradeNo) return false;
@@ -152,8 +97,8 @@ async function payInOneStatement(db: Db, report: PaymentReport, merchant: Mercha
         RETURNING id
       )
       INSERT INTO payment_events (source, order_id, out_trade_no, notify_id, trade_status, verified, outcome, raw_body)
-      SELECT ${report.source}::"PaymentEventSource", id, ${report.outTradeNo}, ${report.notifyId?.slice(0, 128) ?? null},
-             ${report.tradeStatus?.slice(0, 32) ?? null}, true, 'applied', ${truncate(report.raw)}
+      SELECT ${report.source}::"PaymentEventSource", id, ${report.outTradeNo}, ${report.notifyId ? storableText(report.notifyId, 128) : null},
+             ${report.tradeStatus ? storableText(report.tradeStatus, 32) : null}, true, 'applied', ${storableText(report.raw, RAW_LIMIT)}
       FROM paid
       RETURNING order_id AS id`;
     return rows.length === 1;
@@ -165,37 +110,40 @@ async function payInOneStatement(db: Db, report: PaymentReport, merchant: Mercha
 }
 
 /**
- * Applies a verified report from Alipay (notification or query answer) to the order, exactly once
- * however often and however concurrently it arrives, and keeps the event for audit in the same
- * transaction. Returns only after the commit.
+ * Applies a verified report from the provider (notification, query answer) to the order, exactly
+ * once however often and however concurrently it arrives, and keeps the event for audit in the
+ * same transaction. Returns only after the commit.
  */
-export async function confirmPayment(db: Db, report: PaymentReport, merchant: Merchant): Promise<PaymentOutcome> {
-  if (await payInOneStatement(db, report, merchant)) return { outcome: 'applied', status: 'PAID' };
+export async function confirmPayment(deps: PaymentDeps, report: PaymentReport): Promise<PaymentOutcome> {
+  const { db } = deps;
+  const merchant = deps.provider.merchant;
+  const events = deps.events ?? NO_EVENTS;
+  if (!events.orderPaid && (await payInOneStatement(db, report, merchant))) return { outcome: 'applied', status: 'PAID' };
   try {
     return await db.$transaction(async (tx) => {
-      const order = await tx.order.findUnique({ where: { outTradeNo: report.outTradeNo }, select: { id: true, totalFen: true } });
+      const order = await tx.order.findUnique({ where: { outTradeNo: report.outTradeNo }, select: { id: true, totalFen: true, status: true } });
       const problem = checkReport(order, report, merchant);
       if (problem || !order) {
         await recordEvent(tx, report, true, 'rejected', problem);
         return { outcome: 'rejected', reason: problem ?? 'unknown order' } as const;
       }
+      const event = { orderId: order.id, outTradeNo: report.outTradeNo };
       let result: PaymentOutcome;
       if (report.state === 'paid' || report.refund) {
+        const wasPaid = order.status === 'PAID' || order.status === 'REFUNDED';
         result = await markPaid(tx, order.id, report);
+        if (result.outcome === 'applied' && !wasPaid) await events.orderPaid?.(tx, event);
         if (report.refund) {
           const refunded = await applyRefund(tx, order.id, order.totalFen, report.refund);
+          if (refunded.outcome === 'applied') {
+            await events.orderRefunded?.(tx, { ...event, refundedFen: Math.min(report.refund.refundedFen, order.totalFen), totalFen: order.totalFen });
+          }
           result = result.outcome === 'applied' ? { ...result, status: refunded.status } : refunded;
         }
       } else if (report.state === 'closed') {
-        const { count } = await tx.order.updateMany({
-          where: { id: order.id, status: 'UNPAID' },
-          data: { status: 'CLOSED', closedAt: report.closedAt ?? new Date() },
-        });
-        const status = (await tx.order.findUniqueOrThrow({ where: { id: order.id } })).status;
-        result = count === 1 ? { outcome: 'applied', status } : { outcome: 'duplicate', status };
+        result = await transition(tx, order.id, { status: 'UNPAID' }, { status: 'CLOSED', closedAt: report.closedAt ?? new Date() });
       } else {
-        const status = (await tx.order.findUniqueOrThrow({ where: { id: order.id } })).status;
-        result = { outcome: 'acknowledged', status };
+        result = { outcome: 'acknowledged', status: order.status };
       }
       if (report.source === 'NOTIFY' || result.outcome === 'applied') {
         await recordEvent(tx, { ...report, orderId: order.id }, true, result.outcome, result.outcome === 'applied' ? result.attention : undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatPrice, formatYuan, MoneyFormatError, parseYuan } from '../../../src/shop/money.js';
+import { formatPrice, formatYuan, MoneyFormatError, parseYuan } from '../../../src/lib/money.js';
 
 describe('money', () => {
   it.each([

@@ -11,13 +11,13 @@ import {
   type TradeStatus,
   type Transport,
 } from '../alipay/index.js';
-import type { Merchant, PaymentReport } from '../shop/payments.js';
-import type { PaymentProvider } from '../shop/reconcile.js';
+import { storableText } from '../shop/payments/audit.js';
+import { PaymentProviderError, type PaymentProvider, type PaymentReport } from '../shop/payments/port.js';
 
 export interface AlipaySettings {
   appId: string;
   sellerId?: string;
-  gateway: string;
+  gatewayUrl: string;
   signType: SignType;
   appPrivateKey: KeyObject;
   alipayPublicKey: KeyObject;
@@ -28,11 +28,10 @@ export interface AlipaySettings {
 
 export type PaymentStart = { kind: 'redirect'; url: string } | { kind: 'form'; html: string };
 
-export interface AlipayGateway {
-  merchant: Merchant;
+/** Alipay as the shop's payment provider, plus what the web layer needs to send buyers there and read what comes back. */
+export interface AlipayPayments extends PaymentProvider {
   /** Origins the buyer's browser is sent through, for the CSP form-action directive. */
   formActionSources: string[];
-  provider: PaymentProvider;
   startPayment(
     order: { outTradeNo: string; totalFen: number; subject: string; expiresAt: Date },
     opts: { mobile: boolean; nonce?: string },
@@ -70,29 +69,32 @@ export function notificationToReport(n: TradeNotification, raw: string): Payment
 
 // Browsers apply form-action to every redirect after a form submission, and Alipay's gateway
 // forwards the buyer on to its cashier hosts (excashier…, mclient…): allow Alipay's domains too.
-function formActionSources(gateway: string): string[] {
-  const { origin, hostname } = new URL(gateway);
+function formActionSources(gatewayUrl: string): string[] {
+  const { origin, hostname } = new URL(gatewayUrl);
   const alipayHosts = /(^|\.)alipay(dev)?\.com$/.test(hostname) ? ['https://*.alipay.com', 'https://*.alipaydev.com'] : [];
   return [origin, ...alipayHosts];
 }
 
-export function createAlipayGateway(settings: AlipaySettings, publicBaseUrl: string): AlipayGateway {
+export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: string): AlipayPayments {
   const client = createAlipayClient({
-    gateway: settings.gateway,
+    gatewayUrl: settings.gatewayUrl,
     appId: settings.appId,
     privateKey: settings.appPrivateKey,
     alipayPublicKey: settings.alipayPublicKey,
     signType: settings.signType,
     transport: settings.transport,
   });
-  const merchant: Merchant = { appId: settings.appId, sellerId: settings.sellerId };
+  const businessError = (method: string, r: { code: string; subCode?: string; subMsg?: string; msg: string }) =>
+    new PaymentProviderError(`${method} failed: ${r.code} ${r.subCode ?? ''} ${r.subMsg ?? r.msg}`);
 
-  const provider: PaymentProvider = {
+  return {
+    merchant: { appId: settings.appId, sellerId: settings.sellerId },
+    formActionSources: formActionSources(settings.gatewayUrl),
     async lookup(outTradeNo) {
       const result = await client.queryTrade({ outTradeNo });
       if (result.kind === 'not-exist') return null;
       if (result.kind === 'business-error') {
-        throw new Error(`alipay.trade.query failed: ${result.code} ${result.subCode ?? ''} ${result.subMsg ?? result.msg}`);
+        throw businessError('alipay.trade.query', result);
       }
       // TRADE_CLOSED after a payment (send_pay_date set) means fully refunded, not "never paid".
       const refunded = result.tradeStatus === 'TRADE_CLOSED' && result.sendPayDate !== undefined;
@@ -114,14 +116,8 @@ export function createAlipayGateway(settings: AlipaySettings, publicBaseUrl: str
       if (result.kind === 'closed') return 'closed';
       if (result.kind === 'not-exist') return 'not-found';
       if (result.kind === 'status-error') return 'busy';
-      throw new Error(`alipay.trade.close failed: ${result.code} ${result.subCode ?? ''} ${result.subMsg ?? result.msg}`);
+      throw businessError('alipay.trade.close', result);
     },
-  };
-
-  return {
-    merchant,
-    formActionSources: formActionSources(settings.gateway),
-    provider,
     startPayment(order, opts) {
       const params = buildPagePayParams({
         appId: settings.appId,
@@ -136,8 +132,8 @@ export function createAlipayGateway(settings: AlipaySettings, publicBaseUrl: str
         returnUrl: `${publicBaseUrl}/alipay/return`,
       });
       return settings.pagePayMethod === 'POST'
-        ? { kind: 'form', html: buildPagePayForm(settings.gateway, params, { nonce: opts.nonce }) }
-        : { kind: 'redirect', url: buildPagePayUrl(settings.gateway, params) };
+        ? { kind: 'form', html: buildPagePayForm(settings.gatewayUrl, params, { nonce: opts.nonce }) }
+        : { kind: 'redirect', url: buildPagePayUrl(settings.gatewayUrl, params) };
     },
     readNotification(rawBody) {
       const notification = verifyNotification(rawBody, settings.alipayPublicKey);
@@ -149,7 +145,7 @@ export function createAlipayGateway(settings: AlipaySettings, publicBaseUrl: str
   };
 }
 
-/** A raw request body as storable text (form bodies are ASCII; PostgreSQL text cannot hold NUL). */
+/** A raw request body as text for the audit trail (form bodies are ASCII; anything else is kept byte for byte as latin1). */
 export function rawText(body: Buffer): string {
-  return body.toString('latin1').replaceAll('\u0000', '\\0');
+  return storableText(body.toString('latin1'), Infinity);
 }

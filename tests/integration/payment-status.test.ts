@@ -2,8 +2,9 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fenToAmount } from '../../src/alipay/index.js';
 import { placeOrder } from '../../src/shop/orders.js';
-import { refreshPaymentStatus, sweepExpiredOrders } from '../../src/shop/reconcile.js';
-import { FakeAlipayApi, fakeGateway } from '../support/alipay.js';
+import { sweepExpiredOrders } from '../../src/shop/payments/expiry.js';
+import { refreshPaymentStatus } from '../../src/shop/payments/status.js';
+import { FakeAlipayApi, fakePayments } from '../support/alipay.js';
 import { buildApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -36,7 +37,7 @@ const notExist = { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.TRADE_N
 describe('checking with Alipay when no notification came (query fallback)', () => {
   it('the polling order page asks Alipay and applies a paid answer through the confirmation path', async () => {
     const api = new FakeAlipayApi();
-    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const app = buildApp(t.db, { payments: fakePayments(api) });
     const order = await newOrder();
     api.responder = (method, params) => {
       expect(method).toBe('alipay.trade.query');
@@ -56,12 +57,12 @@ describe('checking with Alipay when no notification came (query fallback)', () =
   it('asks at most once per order per 10 seconds', async () => {
     const api = new FakeAlipayApi();
     api.responder = () => notExist;
-    const { provider, merchant } = fakeGateway(api);
+    const provider = fakePayments(api);
     const order = await newOrder();
     const t0 = new Date();
-    expect(await refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo, t0)).toBe(true);
-    expect(await refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo, new Date(t0.getTime() + 5_000))).toBe(false);
-    await Promise.all(Array.from({ length: 5 }, () => refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo, new Date(t0.getTime() + 11_000))));
+    expect(await refreshPaymentStatus({ db: t.db, provider }, order.outTradeNo, t0)).toBe(true);
+    expect(await refreshPaymentStatus({ db: t.db, provider }, order.outTradeNo, new Date(t0.getTime() + 5_000))).toBe(false);
+    await Promise.all(Array.from({ length: 5 }, () => refreshPaymentStatus({ db: t.db, provider }, order.outTradeNo, new Date(t0.getTime() + 11_000))));
     expect(api.callsOf('alipay.trade.query')).toHaveLength(2);
     expect((await orderOf(order.outTradeNo)).status).toBe('UNPAID');
   });
@@ -70,15 +71,15 @@ describe('checking with Alipay when no notification came (query fallback)', () =
     const api = new FakeAlipayApi();
     const order = await newOrder();
     api.responder = () => paidAnswer(order.outTradeNo, 1);
-    const { provider, merchant } = fakeGateway(api);
-    await refreshPaymentStatus(t.db, provider, merchant, order.outTradeNo);
+    const provider = fakePayments(api);
+    await refreshPaymentStatus({ db: t.db, provider }, order.outTradeNo);
     expect((await orderOf(order.outTradeNo)).status).toBe('UNPAID');
   });
 
   it('shows our state when Alipay cannot be reached', async () => {
     const api = new FakeAlipayApi();
     api.responder = () => new Error('connect ECONNREFUSED');
-    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const app = buildApp(t.db, { payments: fakePayments(api) });
     const order = await newOrder();
     const res = await request(app).get(`/orders/${order.outTradeNo}?check=1`).set('Accept', 'application/json').expect(200);
     expect(res.body.status).toBe('UNPAID');
@@ -89,11 +90,11 @@ describe('expiring unpaid orders', () => {
   it('expires an order Alipay never saw, and leaves unexpired ones alone', async () => {
     const api = new FakeAlipayApi();
     api.responder = () => notExist;
-    const { provider, merchant } = fakeGateway(api);
+    const provider = fakePayments(api);
     const past = new Date(Date.now() - 60 * 60_000);
     const expired = await newOrder(30, past);
     const fresh = await newOrder(30);
-    const result = await sweepExpiredOrders(t.db, provider, merchant);
+    const result = await sweepExpiredOrders({ db: t.db, provider });
     expect(result.expired).toBeGreaterThanOrEqual(1);
     expect((await orderOf(expired.outTradeNo)).status).toBe('EXPIRED');
     expect((await orderOf(fresh.outTradeNo)).status).toBe('UNPAID');
@@ -103,8 +104,8 @@ describe('expiring unpaid orders', () => {
     const api = new FakeAlipayApi();
     const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
     api.responder = (method) => (method === 'alipay.trade.query' ? paidAnswer(order.outTradeNo) : notExist);
-    const { provider, merchant } = fakeGateway(api);
-    await sweepExpiredOrders(t.db, provider, merchant);
+    const provider = fakePayments(api);
+    await sweepExpiredOrders({ db: t.db, provider });
     expect(await orderOf(order.outTradeNo)).toMatchObject({ status: 'PAID', attention: null });
   });
 
@@ -115,8 +116,8 @@ describe('expiring unpaid orders', () => {
       method === 'alipay.trade.query'
         ? { ...paidAnswer(order.outTradeNo), trade_status: 'WAIT_BUYER_PAY', send_pay_date: undefined }
         : { code: '10000', msg: 'Success', trade_no: '2026112522001446880500009999', out_trade_no: order.outTradeNo };
-    const { provider, merchant } = fakeGateway(api);
-    await sweepExpiredOrders(t.db, provider, merchant);
+    const provider = fakePayments(api);
+    await sweepExpiredOrders({ db: t.db, provider });
     expect(api.callsOf('alipay.trade.close')).toHaveLength(1);
     expect((await orderOf(order.outTradeNo)).status).toBe('EXPIRED');
   });
@@ -124,21 +125,21 @@ describe('expiring unpaid orders', () => {
   it('keeps the order for the next sweep when Alipay cannot be asked', async () => {
     const api = new FakeAlipayApi();
     api.responder = () => new Error('timeout');
-    const { provider, merchant } = fakeGateway(api);
+    const provider = fakePayments(api);
     const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
-    const result = await sweepExpiredOrders(t.db, provider, merchant);
+    const result = await sweepExpiredOrders({ db: t.db, provider });
     expect(result.failed).toBeGreaterThanOrEqual(1);
     expect((await orderOf(order.outTradeNo)).status).toBe('UNPAID');
     // …and expires it once Alipay answers.
     api.responder = () => notExist;
-    await sweepExpiredOrders(t.db, provider, merchant);
+    await sweepExpiredOrders({ db: t.db, provider });
     expect((await orderOf(order.outTradeNo)).status).toBe('EXPIRED');
   });
 
   it('expires on read too', async () => {
     const api = new FakeAlipayApi();
     api.responder = () => notExist;
-    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const app = buildApp(t.db, { payments: fakePayments(api) });
     const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
     const res = await request(app).get(`/orders/${order.outTradeNo}`).set('Accept', 'application/json').expect(200);
     expect(res.body.status).toBe('EXPIRED');
@@ -147,7 +148,7 @@ describe('expiring unpaid orders', () => {
   it('on read, asks Alipay at most once per 10 s while it is unreachable, and still shows the order', async () => {
     const api = new FakeAlipayApi();
     api.responder = () => new Error('connect ECONNREFUSED');
-    const app = buildApp(t.db, { alipay: fakeGateway(api) });
+    const app = buildApp(t.db, { payments: fakePayments(api) });
     const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
     for (let i = 0; i < 3; i++) {
       const res = await request(app).get(`/orders/${order.outTradeNo}`).set('Accept', 'application/json').expect(200);
@@ -160,8 +161,8 @@ describe('expiring unpaid orders', () => {
     const api = new FakeAlipayApi();
     const order = await newOrder(30, new Date(Date.now() - 60 * 60_000));
     api.responder = () => ({ ...paidAnswer(order.outTradeNo), trade_status: 'TRADE_CLOSED' });
-    const { provider, merchant } = fakeGateway(api);
-    await sweepExpiredOrders(t.db, provider, merchant);
+    const provider = fakePayments(api);
+    await sweepExpiredOrders({ db: t.db, provider });
     expect(await orderOf(order.outTradeNo)).toMatchObject({ status: 'REFUNDED', refundedFen: 2_500 });
   });
 
@@ -171,10 +172,10 @@ describe('expiring unpaid orders', () => {
     const later = await newOrder(30, new Date(Date.now() - 60 * 60_000));
     api.responder = (_method, params) =>
       JSON.parse(params.get('biz_content')!).out_trade_no === stuck.outTradeNo ? new Error('timeout') : notExist;
-    const { provider, merchant } = fakeGateway(api);
-    await sweepExpiredOrders(t.db, provider, merchant, { limit: 1 });
+    const provider = fakePayments(api);
+    await sweepExpiredOrders({ db: t.db, provider }, { limit: 1 });
     expect((await orderOf(stuck.outTradeNo)).status).toBe('UNPAID');
-    await sweepExpiredOrders(t.db, provider, merchant, { limit: 1 });
+    await sweepExpiredOrders({ db: t.db, provider }, { limit: 1 });
     expect((await orderOf(later.outTradeNo)).status).toBe('EXPIRED');
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AlipayError } from './errors.js';
-import { formValueBytes, parseForm } from './form.js';
+import { AlipayError } from '../alipay/errors.js';
+import { formValueBytes, parseForm } from '../alipay/form.js';
 import {
   generateRsaKeyPair,
   keyFingerprint,
@@ -10,9 +10,9 @@ import {
   privateKeyToPem,
   publicKeyToBase64,
   publicKeyToPem,
-} from './keys.js';
-import { checkSignedForm, extractQueryString } from './notification.js';
-import { buildSignString, isSignType, signString } from './sign.js';
+} from '../alipay/keys.js';
+import { checkSignedForm, extractQueryString } from '../alipay/notification.js';
+import { buildSignString, isSignType, signString } from '../alipay/sign.js';
 
 const USAGE = `usage:
   alipay keygen [--out keys/]

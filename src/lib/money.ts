@@ -1,19 +1,21 @@
-// Money is integer fen (分) everywhere inside the shop; yuan strings exist only at the edges.
+// Money is integer fen (分) everywhere inside; yuan strings ("12.30") exist only at the edges.
+// The one parser and formatter for yuan text: Alipay's amounts, prices typed by operators, views.
 
 export class MoneyFormatError extends Error {
   override name = 'MoneyFormatError';
 }
 
-const MAX_FEN = 10_000_000_000; // ¥100,000,000.00, Alipay's ceiling for one trade
+/** ¥100,000,000.00: Alipay's ceiling for one trade, and the largest amount the shop accepts. */
+export const MAX_TRADE_FEN = 10_000_000_000;
 
 const YUAN = /^(0|[1-9]\d{0,8})(?:\.(\d{1,2}))?$/;
 
-/** "12.3" → 1230. Rejects signs, exponents, more than two decimals and anything not plain digits. */
-export function parseYuan(text: string): number {
+/** "12.3" → 1230. Rejects signs, exponents, leading zeros, more than two decimals and anything but plain digits. */
+export function parseYuan(text: string, max = MAX_TRADE_FEN): number {
   const match = YUAN.exec(text);
   if (!match) throw new MoneyFormatError(`"${text}" is not an amount in yuan like 12.30`);
   const fen = Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
-  if (fen > MAX_FEN) throw new MoneyFormatError(`"${text}" is more than ¥100,000,000.00`);
+  if (fen > max) throw new MoneyFormatError(`"${text}" is more than ${formatPrice(max)}`);
   return fen;
 }
 

@@ -1,0 +1,34 @@
+import { Store, type SessionData } from 'express-session';
+import { queryRows, type Db } from './client.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+// Sessions live in PostgreSQL so several app instances behind a proxy share them.
+export class PrismaSessionStore extends Store {
+  constructor(private readonly db: Db) {
+    super();
+  }
+
+  override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
+    queryRows<{ data: SessionData }>(this.db, 'SELECT data FROM sessions WHERE sid = $1 AND expires_at > now()', [sid])
+      .then((rows) => cb(null, rows[0]?.data ?? null), cb);
+  }
+
+  override set(sid: string, data: SessionData, cb?: (err?: unknown) => void): void {
+    const expiresAt = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + DAY);
+    const json = JSON.stringify(data);
+    this.db.$executeRaw`
+      INSERT INTO sessions (sid, data, expires_at) VALUES (${sid}, ${json}::jsonb, ${expiresAt})
+      ON CONFLICT (sid) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at`
+      .then(() => cb?.(), (err) => cb?.(err));
+  }
+
+  override destroy(sid: string, cb?: (err?: unknown) => void): void {
+    this.db.session.deleteMany({ where: { sid } }).then(() => cb?.(), (err) => cb?.(err));
+  }
+}
+
+/** Deletes expired sessions; run now and then. */
+export async function purgeExpiredSessions(db: Db): Promise<number> {
+  return (await db.session.deleteMany({ where: { expiresAt: { lt: new Date() } } })).count;
+}

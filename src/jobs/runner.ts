@@ -1,0 +1,46 @@
+import { errorText } from '../lib/error-text.js';
+import type { Logger } from '../logger.js';
+
+export interface JobRunner {
+  /**
+   * Runs `job` now and then every `ms`; a run never overlaps the previous one (a tick that finds
+   * it still running is skipped). What the job returns is logged when it is a non-empty summary.
+   */
+  every(name: string, ms: number, job: () => Promise<object | void>): void;
+  /** Stops the timers and waits for the runs in progress. */
+  stop(): Promise<void>;
+}
+
+function worthLogging(summary: object | void): summary is object {
+  return summary !== undefined && Object.values(summary).some((v) => v !== 0 && v !== false && v !== undefined);
+}
+
+export function createJobRunner(logger: Logger): JobRunner {
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Map<string, Promise<void>>();
+  let stopped = false;
+
+  const run = (name: string, job: () => Promise<object | void>) => {
+    if (stopped || running.has(name)) return;
+    const started = Date.now();
+    const done = job()
+      .then((summary) => {
+        if (worthLogging(summary)) logger.info({ job: name, ms: Date.now() - started, ...summary }, `job ${name}`);
+      })
+      .catch((err: unknown) => logger.error({ err, job: name }, `job ${name} failed: ${errorText(err)}`))
+      .finally(() => running.delete(name));
+    running.set(name, done);
+  };
+
+  return {
+    every(name, ms, job) {
+      timers.push(setInterval(() => run(name, job), ms));
+      run(name, job);
+    },
+    async stop() {
+      stopped = true;
+      for (const timer of timers) clearInterval(timer);
+      await Promise.all(running.values());
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import type { Db } from '../db/client.js';
+import { InvalidRequestError } from './errors.js';
+import { MAX_QUANTITY, type OrderLine } from './orders.js';
+
+/** goodsId → quantity, as kept in the shopper's session. */
+export type Cart = Record<string, number>;
+
+export const MAX_CART_LINES = 50;
+
+export function cartLines(cart: Cart): OrderLine[] {
+  return Object.entries(cart).map(([goodsId, quantity]) => ({ goodsId: Number(goodsId), quantity }));
+}
+
+export function countCartItems(cart: Cart): number {
+  return Object.values(cart).reduce((sum, q) => sum + q, 0);
+}
+
+/** The cart priced from the database now; goods no longer for sale are listed but not counted. */
+export async function priceCart(db: Db, cart: Cart) {
+  const lines = cartLines(cart);
+  const goods = await db.goods.findMany({ where: { id: { in: lines.map((l) => l.goodsId) } } });
+  const byId = new Map(goods.map((g) => [g.id, g]));
+  const items = lines.flatMap((line) => {
+    const g = byId.get(line.goodsId);
+    return g ? [{ goods: g, quantity: line.quantity, available: g.active, amountFen: g.priceFen * line.quantity }] : [];
+  });
+  const totalFen = items.filter((i) => i.available).reduce((sum, i) => sum + i.amountFen, 0);
+  return { items, totalFen };
+}
+
+/** Adds goods for sale to the cart (quantities add up, capped at the per-line maximum). */
+export async function addToCart(db: Db, cart: Cart, goodsId: number, quantity: number): Promise<Cart> {
+  const goods = await db.goods.findFirst({ where: { id: goodsId, active: true }, select: { id: true } });
+  if (!goods) throw new InvalidRequestError('This product is not for sale (any more).');
+  if (!(goodsId in cart) && Object.keys(cart).length >= MAX_CART_LINES) {
+    throw new InvalidRequestError(`A cart holds at most ${MAX_CART_LINES} different items.`);
+  }
+  return { ...cart, [goodsId]: Math.min(MAX_QUANTITY, (cart[goodsId] ?? 0) + quantity) };
+}
+
+/** Sets a line's quantity; 0 removes it. */
+export function setCartQuantity(cart: Cart, goodsId: number, quantity: number): Cart {
+  if (!(goodsId in cart)) throw new InvalidRequestError('This item is not in your cart.');
+  const next = { ...cart };
+  if (quantity === 0) delete next[goodsId];
+  else next[goodsId] = quantity;
+  return next;
+}

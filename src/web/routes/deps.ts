@@ -1,0 +1,16 @@
+import type { Db } from '../../db/client.js';
+import type { AlipayPayments } from '../../payments/alipay-adapter.js';
+import type { ShopEvents } from '../../shop/events.js';
+import type { PaymentDeps } from '../../shop/payments/confirm.js';
+
+export interface ShopRouteDeps {
+  db: Db;
+  payments: AlipayPayments;
+  events: ShopEvents;
+  ttlMinutes: number;
+}
+
+/** What the shop's payment use cases need, from the routes' dependencies. */
+export function paymentDeps(deps: ShopRouteDeps): PaymentDeps {
+  return { db: deps.db, provider: deps.payments, events: deps.events };
+}
