@@ -1,25 +1,13 @@
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { extractSignedResponse, formatAlipayTime, signRequestParams, verifyNotification, verifyResponse } from '../../../src/alipay/index.js';
 import { MAX_ATTEMPTS, RETRY_DELAYS_MS } from '../../../src/sandbox/notifier.js';
-import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { APP_ID, GATEWAY, SELLER_ID, TIME_SCALE, createHarness, newOutTradeNo } from './harness.js';
+import { APP_ID, GATEWAY, SELLER_ID, TIME_SCALE, createHarness, newOutTradeNo, useSandboxHarness } from '../../support/sandbox-harness.js';
 
-let t: TestDatabase;
-let h: ReturnType<typeof createHarness>;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  h = createHarness(t);
-});
-beforeEach(() => h.reset());
-afterAll(async () => {
-  await h.gateway.stop();
-  await t.drop();
-});
+const h = useSandboxHarness();
 
 async function notificationOf(outTradeNo: string, kind = 'payment') {
-  return t.db.sandboxNotification.findFirstOrThrow({
+  return h.db.sandboxNotification.findFirstOrThrow({
     where: { trade: { outTradeNo }, kind },
     include: { attempts: { orderBy: { attemptNo: 'asc' } } },
     orderBy: { id: 'desc' },
@@ -94,9 +82,9 @@ describe('notification retries', () => {
     const { outTradeNo } = await h.paidTrade();
     h.state.reply = () => ({ status: 200, text: 'success' });
     h.advance(RETRY_DELAYS_MS[0]! * TIME_SCALE);
-    const loop = createHarness(t); // a second gateway instance on the same DB, as after a restart
+    const loop = createHarness(h.db); // a second gateway instance on the same DB, as after a restart
     const sandbox = (await import('../../../src/sandbox/gateway.js')).createSandboxGateway({
-      db: t.db, appId: APP_ID, sellerId: SELLER_ID, appPublicKey: loop.appKeys.publicKey,
+      db: h.db, appId: APP_ID, sellerId: SELLER_ID, appPublicKey: loop.appKeys.publicKey,
       alipayPrivateKey: h.alipayKeys.privateKey, alipayPublicKey: h.alipayKeys.publicKey, basePath: '/sandbox',
       now: () => h.state.clock, pollIntervalMs: 10,
       transport: async (url, body, headers) => { h.state.sent.push({ url, body, headers }); return { status: 200, text: 'success' }; },
@@ -206,7 +194,7 @@ describe('OpenAPI: refunds', () => {
     const { outTradeNo } = await h.paidTrade({ totalAmountFen: 1000 });
     const results = await Promise.all(['A', 'B', 'C'].map((r) => h.client.refund({ outTradeNo, refundAmountFen: 400, outRequestNo: r })));
     expect(results.filter((r) => r.kind === 'refunded')).toHaveLength(2);
-    const trade = await t.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
+    const trade = await h.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
     expect(trade.refundedFen).toBe(800n);
   });
 
@@ -248,7 +236,7 @@ describe('console and keys', () => {
     expect(h.state.sent).toHaveLength(0);
     expect(n.nextAttemptAt!.getTime()).toBe(h.state.clock.getTime() + RETRY_DELAYS_MS[0]! * TIME_SCALE);
 
-    const trade = await t.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
+    const trade = await h.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
     await request(h.app).post(`/sandbox/console/trades/${trade.id}/resend`).expect(303);
     n = await notificationOf(outTradeNo);
     expect(n.attempts).toHaveLength(2);
@@ -271,7 +259,7 @@ describe('console and keys', () => {
 
   it('closes a waiting trade from the console', async () => {
     const { outTradeNo } = await h.openCashier();
-    const trade = await t.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
+    const trade = await h.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
     await request(h.app).post(`/sandbox/console/trades/${trade.id}/close`).expect(303);
     expect(await h.client.queryTrade({ outTradeNo })).toMatchObject({ tradeStatus: 'TRADE_CLOSED' });
   });

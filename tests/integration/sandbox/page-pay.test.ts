@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   buildSignString,
   formatAlipayTime,
@@ -8,21 +8,9 @@ import {
   verifyReturn,
 } from '../../../src/alipay/index.js';
 import { NOTIFY_CONTENT_TYPE } from '../../../src/sandbox/notifier.js';
-import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { APP_ID, GATEWAY, NOTIFY_URL, RETURN_URL, SELLER_ID, createHarness, newOutTradeNo } from './harness.js';
+import { APP_ID, GATEWAY, NOTIFY_URL, RETURN_URL, SELLER_ID, createHarness, newOutTradeNo, useSandboxHarness } from '../../support/sandbox-harness.js';
 
-let t: TestDatabase;
-let h: ReturnType<typeof createHarness>;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  h = createHarness(t);
-});
-beforeEach(() => h.reset());
-afterAll(async () => {
-  await h.gateway.stop();
-  await t.drop();
-});
+const h = useSandboxHarness();
 
 describe('page pay happy path', () => {
   it('redirects to a cashier showing merchant, subject, amount and time left, with Pay and Cancel buttons', async () => {
@@ -221,7 +209,7 @@ describe('request checks (error page like Alipay)', () => {
   });
 
   it('signing with another key is an invalid signature', async () => {
-    const other = createHarness(t);
+    const other = createHarness(h.db);
     const res = await h.pagePay(other.pagePayParams()).expect(200);
     expect(res.text).toContain('isv.invalid-signature');
   });

@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import request from 'supertest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import {
   buildPagePayParams,
   buildPagePayUrl,
   createAlipayClient,
   generateRsaKeyPair,
   type PagePayOptions,
-} from '../../../src/alipay/index.js';
-import { createSandboxGateway, type SandboxGateway } from '../../../src/sandbox/gateway.js';
-import type { TestDatabase } from '../../support/db.js';
+} from '../../src/alipay/index.js';
+import type { Db } from '../../src/db/client.js';
+import { createSandboxGateway, type SandboxGateway } from '../../src/sandbox/gateway.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const APP_ID = '2021000123456789';
 export const SELLER_ID = '2088123456789012';
@@ -25,7 +27,7 @@ export interface Sent {
 }
 
 /** A gateway on a test DB with a movable clock and a recording notification transport. */
-export function createHarness(t: TestDatabase) {
+export function createHarness(db: Db) {
   const appKeys = generateRsaKeyPair();
   const alipayKeys = generateRsaKeyPair();
   const state = {
@@ -34,7 +36,7 @@ export function createHarness(t: TestDatabase) {
     reply: (_s: Sent): { status: number; text: string } | Promise<{ status: number; text: string }> => ({ status: 200, text: 'success' }),
   };
   const gateway: SandboxGateway = createSandboxGateway({
-    db: t.db,
+    db,
     appId: APP_ID,
     sellerId: SELLER_ID,
     appPublicKey: appKeys.publicKey,
@@ -117,9 +119,52 @@ export function createHarness(t: TestDatabase) {
     return request(app).post(`${GATEWAY}?charset=utf-8`).type('form').send(new URLSearchParams(body).toString());
   }
 
-  return { state, gateway, app, appKeys, alipayKeys, reset, advance, pagePayParams, pagePay, openCashier, paidTrade, client, callApi };
+  return { db, state, gateway, app, appKeys, alipayKeys, reset, advance, pagePayParams, pagePay, openCashier, paidTrade, client, callApi };
 }
 
 export function newOutTradeNo(): string {
   return `T${Date.now()}_${randomBytes(4).toString('hex')}`;
+}
+
+export type SandboxHarness = ReturnType<typeof createHarness>;
+
+/**
+ * Call at a test file's top level: a harness on a fresh database for the whole file, reset before
+ * each test. The returned properties are only valid inside tests and hooks (they are read lazily).
+ */
+export function useSandboxHarness(): SandboxHarness {
+  let database: TestDatabase | undefined;
+  let harness: SandboxHarness | undefined;
+
+  function current(): SandboxHarness {
+    if (!harness) throw new Error('useSandboxHarness: the harness exists only inside tests and hooks');
+    return harness;
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    harness = createHarness(database.db);
+  });
+  beforeEach(() => current().reset());
+  afterAll(async () => {
+    await harness?.gateway.stop();
+    await database?.drop();
+  });
+
+  return {
+    get db() { return current().db; },
+    get state() { return current().state; },
+    get gateway() { return current().gateway; },
+    get app() { return current().app; },
+    get appKeys() { return current().appKeys; },
+    get alipayKeys() { return current().alipayKeys; },
+    get reset() { return current().reset; },
+    get advance() { return current().advance; },
+    get pagePayParams() { return current().pagePayParams; },
+    get pagePay() { return current().pagePay; },
+    get openCashier() { return current().openCashier; },
+    get paidTrade() { return current().paidTrade; },
+    get client() { return current().client; },
+    get callApi() { return current().callApi; },
+  };
 }
