@@ -1,7 +1,7 @@
 // Protocol overhead vs raw RSA: run with `npx tsx bench/alipay.ts`. Target ratio ≥ 0.9×.
 import { generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { buildPagePayParams, buildSignString, signNotification, verifyNotification } from '../src/alipay/index.js';
-import { buildTradeFields } from '../tests/unit/alipay/factories.js';
+import { buildNotification as buildTradeFields } from '../tests/support/notifications.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 2500);
 

@@ -5,6 +5,7 @@ export * from './amount.js';
 export * from './sign.js';
 export * from './form.js';
 export * from './notification.js';
+export * from './notification-hints.js';
 export * from './response.js';
 export * from './page-pay.js';
 export * from './client.js';

@@ -1,5 +1,10 @@
 import { errorText } from '../lib/error-text.js';
-import type { Logger } from '../logger.js';
+
+/** What the runner logs through (pino's Logger fits). */
+export interface JobLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
 
 export interface JobRunner {
   /**
@@ -15,7 +20,7 @@ function worthLogging(summary: object | void): summary is object {
   return summary !== undefined && Object.values(summary).some((v) => v !== 0 && v !== false && v !== undefined);
 }
 
-export function createJobRunner(logger: Logger): JobRunner {
+export function createJobRunner(logger: JobLogger): JobRunner {
   const timers: NodeJS.Timeout[] = [];
   const running = new Map<string, Promise<void>>();
   let stopped = false;
@@ -34,7 +39,9 @@ export function createJobRunner(logger: Logger): JobRunner {
 
   return {
     every(name, ms, job) {
-      timers.push(setInterval(() => run(name, job), ms));
+      const timer = setInterval(() => run(name, job), ms);
+      timer.unref();
+      timers.push(timer);
       run(name, job);
     },
     async stop() {

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { publicKeyToBase64, publicKeyToPem } from '../alipay/index.js';
+import { wantsJson } from '../lib/wants-json.js';
 import type { Notifier } from './notifier.js';
 import { GatewayError } from './protocol.js';
 import { findLatestNotification, findTradeById, listTrades } from './trade-queries.js';
@@ -105,7 +106,7 @@ export function createConsole(deps: ConsoleDeps) {
       alipay_public_key: publicKeyToBase64(deps.alipayPublicKey),
       alipay_public_key_pem: publicKeyToPem(deps.alipayPublicKey),
     };
-    if (req.accepts(['html', 'json']) === 'json') {
+    if (wantsJson(req)) {
       res.json(info);
       return;
     }

@@ -6,7 +6,6 @@ import { PROJECT_ROOT } from '../paths.js';
 import { createCashier } from './cashier.js';
 import { createConsole } from './console.js';
 import {
-  createNotificationLoop,
   createNotifier,
   fetchNotifyTransport,
   type NotifyTransport,
@@ -15,6 +14,7 @@ import {
 import { createGatewayHandler } from './openapi.js';
 import { createPagePay } from './page-pay.js';
 import { createViews } from './views.js';
+import { createJobRunner } from '../jobs/runner.js';
 
 export type { NotifyTransport, SandboxLogger };
 
@@ -71,7 +71,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
     now,
     logger,
   });
-  const loop = createNotificationLoop({ notifier, logger, pollIntervalMs: opts.pollIntervalMs ?? 1000 });
+  const jobs = createJobRunner(logger);
   const views = createViews({ basePath, gatewayPath });
   const pagePay = createPagePay({ ctx, basePath });
   const gateway = createGatewayHandler({
@@ -112,8 +112,13 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   return {
     router,
     gatewayPath,
-    start: loop.start,
-    stop: loop.stop,
+    start() {
+      jobs.every('sandbox notifications', opts.pollIntervalMs ?? 1000, async () => ({ attempts: await notifier.deliverDue() }));
+    },
+    async stop() {
+      await jobs.stop();
+      await notifier.settle();
+    },
     deliverDueNotifications: () => notifier.deliverDue(),
     settle: () => notifier.settle(),
   };

@@ -1,8 +1,9 @@
-import { randomInt, type KeyObject } from 'node:crypto';
+import { type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateRsaKeyPair, loadPrivateKey, loadPublicKey, privateKeyToPem, publicKeyToPem } from '../alipay/index.js';
+import { randomDigits } from '../lib/random-digits.js';
 
 export interface SandboxKeyFiles {
   dir: string;
@@ -28,20 +29,14 @@ export interface SandboxKeys {
   files: SandboxKeyFiles;
 }
 
-function digits(n: number): string {
-  let out = '';
-  for (let i = 0; i < n; i++) out += String(randomInt(10));
-  return out;
-}
-
 /** A 16-digit app id like the sandbox console hands out (2021000…). */
 export function generateAppId(): string {
-  return '2021000' + digits(9);
+  return '2021000' + randomDigits(9);
 }
 
 /** A 16-digit Alipay user id ("PID"): 2088 + 12 digits. */
 export function generateAlipayUserId(): string {
-  return '2088' + digits(12);
+  return '2088' + randomDigits(12);
 }
 
 function keyFiles(dir: string): SandboxKeyFiles {

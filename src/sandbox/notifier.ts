@@ -176,39 +176,3 @@ export function createNotifier(opts: NotifierOptions) {
 }
 
 export type Notifier = ReturnType<typeof createNotifier>;
-
-/** The periodic pass over due attempts: one at a time, each pollIntervalMs after the last one ended. */
-export function createNotificationLoop(deps: { notifier: Notifier; logger: SandboxLogger; pollIntervalMs: number }) {
-  const { notifier, logger, pollIntervalMs } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-  let pass: Promise<unknown> = Promise.resolve();
-
-  function schedule(): void {
-    timer = setTimeout(() => {
-      pass = notifier
-        .deliverDue()
-        .catch((err: unknown) => logger.error({ err }, 'sandbox notification pass failed'))
-        .finally(() => {
-          if (running) schedule();
-        });
-    }, pollIntervalMs);
-    timer.unref();
-  }
-
-  return {
-    start(): void {
-      if (running) return;
-      running = true;
-      schedule();
-    },
-
-    /** Stops the loop and waits for attempts in flight. */
-    async stop(): Promise<void> {
-      running = false;
-      if (timer) clearTimeout(timer);
-      await pass;
-      await notifier.settle();
-    },
-  };
-}

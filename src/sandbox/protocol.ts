@@ -10,6 +10,8 @@ import {
   verifySignature,
   type FormCharset,
 } from '../alipay/index.js';
+import { startOfBeijingDay } from '../lib/beijing-time.js';
+import { OUT_TRADE_NO_PATTERN } from '../lib/trade-number.js';
 
 // The gateway's side of Alipay's request rules: decoding, system-parameter checks and signature
 // verification, with the codes and messages Alipay answers.
@@ -233,23 +235,22 @@ export function parseBizContent(params: Record<string, string>): Record<string, 
   return out;
 }
 
-const MAX_FEN = 10_000_000_000;
-const AMOUNT_RE = /^\d{1,9}(?:\.\d{1,2})?$/;
-
 /** A yuan amount with at most 2 decimals, 0.01 – 100000000.00, as integer fen. */
 export function parseAmount(name: string, value: string | undefined): number {
   if (value === undefined || value === '') throw missingParameter(name);
-  if (!AMOUNT_RE.test(value)) throw invalidParameter(name, `"${value}" is not an amount in yuan with at most 2 decimals`);
-  const fen = amountToFen(value);
-  if (fen < 1 || fen > MAX_FEN) throw invalidParameter(name, `"${value}" is outside 0.01 – 100000000.00`);
+  let fen: number;
+  try {
+    fen = amountToFen(value);
+  } catch {
+    throw invalidParameter(name, `"${value}" is not an amount in yuan with at most 2 decimals, up to 100000000.00`);
+  }
+  if (fen < 1) throw invalidParameter(name, `"${value}" is outside 0.01 – 100000000.00`);
   return fen;
 }
 
-const OUT_NO_RE = /^[A-Za-z0-9_]{1,64}$/;
-
 export function checkOutNo(name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw missingParameter(name);
-  if (!OUT_NO_RE.test(value)) throw invalidParameter(name, 'must be 1-64 letters, digits or underscores');
+  if (!OUT_TRADE_NO_PATTERN.test(value)) throw invalidParameter(name, 'must be 1-64 letters, digits or underscores');
   return value;
 }
 
@@ -274,9 +275,7 @@ export function resolveExpiry(biz: Record<string, string>, now: Date): Date {
   if (timeout) {
     if (timeout === '1c') {
       // Until the end of the current Beijing day.
-      const beijing = new Date(now.getTime() + 8 * 3600_000);
-      const end = Date.UTC(beijing.getUTCFullYear(), beijing.getUTCMonth(), beijing.getUTCDate() + 1) - 8 * 3600_000;
-      return new Date(end);
+      return startOfBeijingDay(now, 1);
     }
     const m = /^(\d{1,5})([mhd])$/.exec(timeout);
     if (!m) throw invalidParameter('timeout_express', 'expected a number and m, h or d (e.g. 90m), or 1c');

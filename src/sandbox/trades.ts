@@ -1,9 +1,10 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { fenToAmount, formatAlipayTime } from '../alipay/index.js';
 import type { Db } from '../db/client.js';
 import { Prisma, type SandboxRefund, type SandboxTrade } from '../generated/prisma/client.js';
 import { generateAlipayUserId } from './keys.js';
 import { businessError, GatewayError, type PagePayMethod } from './protocol.js';
+import { randomDigits } from '../lib/random-digits.js';
 
 export type { SandboxRefund, SandboxTrade };
 
@@ -30,15 +31,9 @@ export interface PagePayRequest {
 export const tradeNotExist = (): GatewayError => businessError('ACQ.TRADE_NOT_EXIST', '交易不存在');
 export const tradeStatusError = (): GatewayError => businessError('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
 
-function digits(n: number): string {
-  let out = '';
-  for (let i = 0; i < n; i++) out += String(randomInt(10));
-  return out;
-}
-
 /** 28 digits like Alipay's: yyyyMMdd (Beijing) + 22001 + 15 digits. */
 export function generateTradeNo(now: Date): string {
-  return formatAlipayTime(now).slice(0, 10).replaceAll('-', '') + '22001' + digits(15);
+  return formatAlipayTime(now).slice(0, 10).replaceAll('-', '') + '22001' + randomDigits(15);
 }
 
 export function generateNotifyId(): string {

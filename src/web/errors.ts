@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { MoneyFormatError } from '../lib/money.js';
+import { wantsJson } from '../lib/wants-json.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../shop/errors.js';
 
 export class HttpError extends Error {
@@ -32,11 +33,6 @@ function statusOf(err: unknown): { status: number; message: string } {
   const status = Number(e.status ?? e.statusCode);
   if (status >= 400 && status < 500 && e.expose) return { status, message: String(e.message) };
   return { status: 500, message: 'An unexpected error occurred. Please try again later.' };
-}
-
-/** The client asked for JSON (Accept) rather than a page. */
-export function wantsJson(req: Request): boolean {
-  return req.accepts(['html', 'json']) === 'json';
 }
 
 export function sendError(req: Request, res: Parameters<RequestHandler>[1], status: number, message: string, detail?: string) {

@@ -1,18 +1,16 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SEED_GOODS, seedGoods } from '../../src/shop/seed.js';
 import { buildApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useTestDatabase } from '../support/db.js';
 
-let t: TestDatabase;
+const t = useTestDatabase();
 let app: ReturnType<typeof buildApp>;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
   await seedGoods(t.db);
   app = buildApp(t.db);
 });
-afterAll(() => t.drop());
 
 describe('catalog', () => {
   it('lists the goods with prices in yuan and a buy form each', async () => {

@@ -1,25 +1,23 @@
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildSignString, verifySignature } from '../../src/alipay/index.js';
 import { seedGoods } from '../../src/shop/seed.js';
 import { APP_ID, appKeys, fakePayments, GATEWAY, PUBLIC_BASE_URL } from '../support/alipay.js';
 import { buildApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useTestDatabase } from '../support/db.js';
 import { shopper } from '../support/shopper.js';
 
-let t: TestDatabase;
+const t = useTestDatabase();
 let app: ReturnType<typeof buildApp>;
 let tea: { id: number; priceFen: number };
 let cup: { id: number; priceFen: number };
 
 beforeAll(async () => {
-  t = await createTestDatabase();
   await seedGoods(t.db);
   app = buildApp(t.db);
   tea = await t.db.goods.findFirstOrThrow({ where: { name: { contains: 'Longjing' } } });
   cup = await t.db.goods.findFirstOrThrow({ where: { name: 'Ceramic Tea Cup' } });
 });
-afterAll(() => t.drop());
 
 const orderCount = () => t.db.order.count();
 

@@ -1,22 +1,20 @@
 import iconv from 'iconv-lite';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeForm, generateRsaKeyPair, signNotification } from '../../src/alipay/index.js';
 import { placeOrder } from '../../src/shop/orders.js';
 import { alipayKeys, APP_ID, fakePayments, notifyFields, NOTIFY_CONTENT_TYPE, SELLER_ID, signAsAlipay } from '../support/alipay.js';
 import { buildApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useTestDatabase } from '../support/db.js';
 
-let t: TestDatabase;
+const t = useTestDatabase();
 let app: ReturnType<typeof buildApp>;
 let goodsId: number;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
   goodsId = (await t.db.goods.create({ data: { name: 'Notified tea', priceFen: 1_900 } })).id;
   app = buildApp(t.db);
 });
-afterAll(() => t.drop());
 
 async function newOrder(quantity = 1) {
   return placeOrder(t.db, { lines: [{ goodsId, quantity }], ttlMinutes: 30 });

@@ -1,21 +1,19 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fenToAmount } from '../../src/alipay/index.js';
 import { placeOrder } from '../../src/shop/orders.js';
 import { sweepExpiredOrders } from '../../src/shop/payments/expiry.js';
 import { refreshPaymentStatus } from '../../src/shop/payments/status.js';
 import { FakeAlipayApi, fakePayments } from '../support/alipay.js';
 import { buildApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useTestDatabase } from '../support/db.js';
 
-let t: TestDatabase;
+const t = useTestDatabase();
 let goodsId: number;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
   goodsId = (await t.db.goods.create({ data: { name: 'Reconciled tea', priceFen: 2_500 } })).id;
 });
-afterAll(() => t.drop());
 
 const newOrder = (ttlMinutes = 30, now?: Date) => placeOrder(t.db, { lines: [{ goodsId, quantity: 1 }], ttlMinutes, now });
 const orderOf = (outTradeNo: string) => t.db.order.findUniqueOrThrow({ where: { outTradeNo } });

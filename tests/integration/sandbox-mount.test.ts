@@ -2,19 +2,15 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createAlipayPayments } from '../../src/payments/alipay-adapter.js';
 import { setUpPayments } from '../../src/wiring.js';
 import { buildApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useTestDatabase } from '../support/db.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(() => t.drop());
+const t = useTestDatabase();
 
 describe('the built-in sandbox gateway in the app', () => {
   it('is mounted when no gateway is configured, and every page says no real money moves', async () => {

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { buildSignedResponse, fenToAmount, formatAlipayTime, signNotification, type TransportRequest } from '../../src/alipay/index.js';
+import { buildSignedResponse, signNotification, type TransportRequest } from '../../src/alipay/index.js';
+import { buildNotification, type NotifiedOrder } from './notifications.js';
 import { createAlipayPayments, type AlipaySettings } from '../../src/payments/alipay-adapter.js';
 
 export const APP_ID = '2021000122671234';
@@ -51,36 +52,9 @@ export function fakePayments(api = new FakeAlipayApi(), overrides: Partial<Alipa
   return createAlipayPayments(alipaySettings(api, overrides), PUBLIC_BASE_URL);
 }
 
-/** A trade_status_sync notification for an order, as Alipay would send it (unsigned fields). */
-export function notifyFields(order: { outTradeNo: string; totalFen: number }, overrides: Record<string, string> = {}): Record<string, string> {
-  const amount = fenToAmount(order.totalFen);
-  const now = formatAlipayTime(new Date());
-  return {
-    notify_time: now,
-    notify_type: 'trade_status_sync',
-    notify_id: `ntf${order.outTradeNo}`,
-    app_id: APP_ID,
-    auth_app_id: APP_ID,
-    charset: 'utf-8',
-    version: '1.0',
-    trade_no: `2026112522001${order.outTradeNo.slice(-15).replace(/\D/g, '7')}`,
-    out_trade_no: order.outTradeNo,
-    buyer_id: '2088102177846880',
-    buyer_logon_id: 'buy***@sandbox.com',
-    seller_id: SELLER_ID,
-    seller_email: 'seller@sandbox.com',
-    trade_status: 'TRADE_SUCCESS',
-    total_amount: amount,
-    receipt_amount: amount,
-    invoice_amount: amount,
-    buyer_pay_amount: amount,
-    point_amount: '0.00',
-    subject: '测试商品',
-    gmt_create: now,
-    gmt_payment: now,
-    fund_bill_list: `[{"amount":"${amount}","fundChannel":"ALIPAYACCOUNT"}]`,
-    ...overrides,
-  };
+/** A notification about an order of ours, paid now, for our app and seller (fields before signing). */
+export function notifyFields(order: NotifiedOrder, overrides: Record<string, string> = {}): Record<string, string> {
+  return buildNotification({ app_id: APP_ID, auth_app_id: APP_ID, seller_id: SELLER_ID, buyer_logon_id: 'buy***@sandbox.com', ...overrides }, order);
 }
 
 export function signAsAlipay(fields: Record<string, string>, opts: { charset?: 'utf-8' | 'GBK'; key?: KeyObject } = {}): string {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createDb, type Db } from '../../src/db/client.js';
 
 export const TEMPLATE_DATABASE = 'shop_template';
@@ -38,5 +38,33 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await db.$disconnect();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
+  };
+}
+
+/**
+ * A database of this test file's own, created before its tests and dropped after them. Call it at
+ * the top of the file; the returned value's members are usable inside hooks and tests.
+ */
+export function useTestDatabase(): TestDatabase {
+  let current: TestDatabase | undefined;
+  beforeAll(async () => {
+    current = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await current?.drop();
+  });
+  const get = (): TestDatabase => {
+    if (!current) throw new Error('useTestDatabase(): the database exists only inside hooks and tests');
+    return current;
+  };
+  return {
+    get url() {
+      return get().url;
+    },
+    get db() {
+      return get().db;
+    },
+    sql: (text, params) => get().sql(text, params),
+    drop: () => get().drop(),
   };
 }

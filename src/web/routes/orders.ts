@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { formatYuan } from '../../lib/money.js';
 import { getPayableOrder, listOrders, placeOrder, viewOrder, isPayable, type OrderLine, type OrderWithItems } from '../../shop/orders.js';
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
-import { wantsJson } from '../errors.js';
+import { wantsJson } from '../../lib/wants-json.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
 import { saveSession } from '../session.js';
 import { paymentDeps, type ShopRouteDeps } from './deps.js';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyToPem, privateKeyToPem, signNotification, verifySignature, signReturnQuery } from '../../../src/alipay/index.js';
-import { buildTradeFields, makeKeyPair, type KeyPair } from './factories.js';
+import { buildNotification as buildTradeFields } from '../../support/notifications.js';
+import { makeKeyPair, type KeyPair } from './factories.js';
 
 const CLI = path.resolve('src/cli/alipay.ts');
 

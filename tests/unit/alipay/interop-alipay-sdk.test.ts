@@ -10,7 +10,8 @@ import {
   signNotification,
   verifyNotification,
 } from '../../../src/alipay/index.js';
-import { buildTradeFields, makeKeyPair, type KeyPair } from './factories.js';
+import { buildNotification as buildTradeFields } from '../../support/notifications.js';
+import { makeKeyPair, type KeyPair } from './factories.js';
 
 let app: KeyPair;
 let alipay: KeyPair;

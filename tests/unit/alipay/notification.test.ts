@@ -11,7 +11,8 @@ import {
   verifyNotification,
   verifyReturn,
 } from '../../../src/alipay/index.js';
-import { buildTradeFields, makeKeyPair, type KeyPair } from './factories.js';
+import { buildNotification as buildTradeFields } from '../../support/notifications.js';
+import { makeKeyPair, type KeyPair } from './factories.js';
 
 let alipay: KeyPair;
 let app: KeyPair;
