@@ -18,7 +18,8 @@ import { cartRoutes } from './web/routes/cart.js';
 import { catalogRoutes } from './web/routes/catalog.js';
 import { healthRoutes } from './web/routes/health.js';
 import { orderRoutes } from './web/routes/orders.js';
-import { csrfProtection, sessionMiddleware } from './web/session.js';
+import { csrfProtection } from './web/csrf.js';
+import { sessionMiddleware } from './web/session.js';
 
 export interface AppDeps {
   config: Config;
@@ -82,8 +83,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(alipayRoutes(shop));
 
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
-  app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie: config.publicBaseUrl.startsWith('https:') }));
-  app.use(csrfProtection);
+  const secureCookie = config.publicBaseUrl.startsWith('https:');
+  app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie }));
+  app.use(csrfProtection({ secret: deps.sessionSecret, secureCookie }));
   app.use((req, res, next) => {
     res.locals.cartCount = countCartItems(req.session.cart ?? {});
     next();

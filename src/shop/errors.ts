@@ -17,3 +17,11 @@ export class InvalidRequestError extends ShopError {
 export class ConflictError extends ShopError {
   override name = 'ConflictError';
 }
+
+/** Too many attempts of something limited; try again after `retryAfterSeconds`. */
+export class RateLimitedError extends ShopError {
+  override name = 'RateLimitedError';
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { MoneyFormatError } from '../lib/money.js';
 import { wantsJson } from '../lib/wants-json.js';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../shop/errors.js';
+import { ConflictError, InvalidRequestError, NotFoundError, RateLimitedError } from '../shop/errors.js';
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -12,22 +12,31 @@ export class HttpError extends Error {
 
 const TITLES: Record<number, string> = {
   400: 'Bad request',
+  401: 'Sign-in required',
   403: 'Forbidden',
   404: 'Not found',
   409: 'Conflict',
   413: 'Too large',
   415: 'Unsupported media type',
   422: 'Cannot be processed',
+  429: 'Too many requests',
   500: 'Something went wrong',
   501: 'Not implemented yet',
   503: 'Service unavailable',
 };
+
+function waitText(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
 
 function statusOf(err: unknown): { status: number; message: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message };
   if (err instanceof NotFoundError) return { status: 404, message: err.message };
   if (err instanceof InvalidRequestError || err instanceof MoneyFormatError) return { status: 400, message: err.message };
   if (err instanceof ConflictError) return { status: 409, message: err.message };
+  if (err instanceof RateLimitedError) return { status: 429, message: `${err.message} Try again in ${waitText(err.retryAfterSeconds)}.` };
   // body-parser / http-errors style errors carry a status and a safe message when `expose` is set
   const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
   const status = Number(e.status ?? e.statusCode);
@@ -53,6 +62,7 @@ export function createErrorHandler(opts: { showStack: boolean }): ErrorRequestHa
     const { status, message } = statusOf(err);
     if (status >= 500) req.log?.error({ err }, 'request failed');
     if (res.headersSent) return next(err);
+    if (err instanceof RateLimitedError) res.set('Retry-After', String(err.retryAfterSeconds));
     const detail = opts.showStack && status >= 500 && err instanceof Error ? err.stack : undefined;
     sendError(req, res, status, message, detail);
   };

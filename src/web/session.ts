@@ -1,13 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
 import { PrismaSessionStore } from '../db/session-store.js';
-import { HttpError } from './errors.js';
 
 declare module 'express-session' {
   interface SessionData {
-    csrfToken: string;
     /** goodsId → quantity */
     cart: Record<string, number>;
     /** out_trade_no of the orders placed in this browser, newest first */
@@ -33,24 +30,10 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
   });
 }
 
-/** A session holding a cart or orders is kept for 30 days; a mere visit (CSRF token only) for one. */
+/** A session exists only once it holds a cart or orders; it is then kept for 30 days. */
 export function keepSession(req: Request): void {
   req.session.cookie.maxAge = SHOPPER_SESSION_MS;
 }
-
-// Synchronizer-token CSRF protection: one random token per session, required in every unsafe
-// request (form field `_csrf` or header `x-csrf-token`). Exempt routes are mounted before this.
-export const csrfProtection: RequestHandler = (req, res, next) => {
-  if (!req.session.csrfToken) req.session.csrfToken = randomBytes(24).toString('base64url');
-  res.locals.csrfToken = req.session.csrfToken;
-  if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
-  const sent = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
-  const expected = Buffer.from(req.session.csrfToken);
-  if (typeof sent !== 'string' || sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), expected)) {
-    throw new HttpError(403, 'This form has expired or did not come from this shop. Go back, reload the page and try again.');
-  }
-  next();
-};
 
 /**
  * Stores the session before answering: express-session otherwise saves it while the response is

@@ -152,9 +152,19 @@ describe('buying now', () => {
     expect(await orderCount()).toBe(before);
   });
 
-  it('behind an https proxy, sets a secure session cookie so forms keep working', async () => {
+  it('behind an https proxy, sets secure cookies so forms keep working', async () => {
     const behindProxy = buildApp(t.db, { env: { PUBLIC_BASE_URL: 'https://shop.example.com' } });
-    const res = await request(behindProxy).get('/').set('X-Forwarded-Proto', 'https').expect(200);
+    const page = await request(behindProxy).get('/').set('X-Forwarded-Proto', 'https').expect(200);
+    const csrfCookie = page.headers['set-cookie']?.[0] ?? '';
+    expect(csrfCookie).toMatch(/shop\.csrf=.*; Secure/);
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const res = await request(behindProxy)
+      .post('/cart/items')
+      .set('X-Forwarded-Proto', 'https')
+      .set('Cookie', csrfCookie.split(';')[0]!)
+      .type('form')
+      .send({ _csrf: token, goodsId: String(tea.id), quantity: '1' })
+      .expect(303);
     expect(res.headers['set-cookie']?.[0]).toMatch(/shop\.sid=.*; Secure/);
   });
 

@@ -1,0 +1,49 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { HttpError } from './errors.js';
+
+const COOKIE = 'shop.csrf';
+const YEAR_MS = 365 * 24 * 60 * 60 * 1000;
+
+/** One cookie's value from the request's Cookie header (no parsing library for one name). */
+export function readCookie(req: Request, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * CSRF protection without server-side state, so a visitor who only browses costs no database row:
+ * a random value in an httpOnly cookie, and forms carry an HMAC of it (signed double submit). A
+ * cross-site page can neither read the cookie nor compute the HMAC. Every unsafe request needs
+ * the token (form field `_csrf` or header `x-csrf-token`); exempt routes are mounted before this.
+ */
+export function csrfProtection(opts: { secret: string; secureCookie: boolean }): RequestHandler {
+  const tokenFor = (seed: string) => createHmac('sha256', opts.secret).update(`csrf:${seed}`).digest('base64url');
+  return (req, res, next) => {
+    let seed = readCookie(req, COOKIE);
+    if (!seed || !/^[A-Za-z0-9_-]{32}$/.test(seed)) {
+      if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+        throw new HttpError(403, 'This form has expired or did not come from this shop. Go back, reload the page and try again.');
+      }
+      seed = randomBytes(24).toString('base64url');
+      res.cookie(COOKIE, seed, { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: YEAR_MS, path: '/' });
+    }
+    const expected = tokenFor(seed);
+    res.locals.csrfToken = expected;
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+    const sent = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
+    if (typeof sent !== 'string' || !safeEqual(sent, expected)) {
+      throw new HttpError(403, 'This form has expired or did not come from this shop. Go back, reload the page and try again.');
+    }
+    next();
+  };
+}
