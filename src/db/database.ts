@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Logger } from '../logger.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { startEmbeddedPostgres } from './embedded-postgres/index.js';
 import { migrateDatabase } from './migrate.js';
 
 export interface Database {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres/index.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 
 let dir: string;
@@ -38,7 +38,7 @@ describe('embedded PostgreSQL', () => {
     const script = path.join(dir, 'owner.mts');
     await writeFile(
       script,
-      `import { startEmbeddedPostgres } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src/db/embedded-postgres.ts'))};\n` +
+      `import { startEmbeddedPostgres } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src/db/embedded-postgres/index.ts'))};\n` +
         `const s = await startEmbeddedPostgres({ dir: ${JSON.stringify(cluster)} });\nconsole.log('READY', s.port);\nsetInterval(() => {}, 1000);\n`,
     );
     const owner = spawn(process.execPath, ['--import', 'tsx', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, processAlive } from '../../../src/db/embedded-postgres/os.js';
 import { E2E_OUTPUT_DIR, REPO_ROOT } from './browser.js';
 
 export interface Shop {
@@ -22,18 +22,6 @@ export interface StartShopOptions {
   env?: Record<string, string>;
   /** How long to wait for GET /healthz to answer 200 (default 60 s). */
   startTimeoutMs?: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,15 +43,6 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
     };
     child.once('exit', onExit);
   });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Last resort after a SIGKILLed app: stop the embedded PostgreSQL it started (its pid is in postmaster.pid). */
