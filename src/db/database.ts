@@ -21,6 +21,7 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
     const server = await startEmbeddedPostgres({
       dir: path.join(opts.dataDir, 'postgres'),
       log: (line) => logger.debug({ component: 'postgres' }, line),
+      warn: (line) => logger.warn({ component: 'postgres' }, line),
     });
     await server.ensureDatabase('shop');
     logger.info({ port: server.port, ms: Date.now() - started, attached: server.attached }, 'embedded PostgreSQL ready');

@@ -1,6 +1,6 @@
 import { clearStaleServer, clusterExists, findLiveOwner, initialiseCluster, prepareCluster, readPassword } from './cluster.js';
 import { lockStartup } from './lock.js';
-import { connectTo, launchServer, portStartedHere, type EmbeddedPostgres } from './server.js';
+import { connectTo, launchServer, findPortStartedHere, type EmbeddedPostgres } from './server.js';
 
 export type { EmbeddedPostgres } from './server.js';
 
@@ -14,6 +14,8 @@ export interface EmbeddedPostgresOptions {
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string>;
   log?: (line: string) => void;
+  /** Permission changes and other things an operator should see (default console.warn). */
+  warn?: (line: string) => void;
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -29,7 +31,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
           'Restore that file, or move the cluster away to start with a new, empty database.',
       );
     } else {
-      const mine = portStartedHere(cluster);
+      const mine = findPortStartedHere(cluster);
       if (mine) return connectTo(mine, password, true, async () => {});
       const owner = await findLiveOwner(cluster);
       if (owner) {

@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmod, readFile, stat } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -11,6 +12,11 @@ export interface RunAs {
 }
 
 export type Log = (line: string) => void;
+
+export interface Logs {
+  log: Log;
+  warn: Log;
+}
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -36,19 +42,26 @@ export function ensurePostgresUser(): RunAs {
   }
 }
 
-// Let `postgres` traverse (x only, not list) every parent folder of `target`.
-export async function ensureTraversable(target: string, log: Log): Promise<void> {
-  let dir = path.dirname(path.resolve(target));
-  for (;;) {
-    const st = await stat(dir);
-    if ((st.mode & 0o001) === 0) {
-      await chmod(dir, st.mode | 0o001);
-      log(`embedded-postgres: allowed other users to traverse ${dir} so the postgres user can reach its files`);
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return;
-    dir = parent;
+/**
+ * The first folder on the way to `target` that the given user may not pass through (no x bit for
+ * it), or undefined. ACLs are not consulted.
+ */
+export async function findBlockingFolder(target: string, user: RunAs): Promise<string | undefined> {
+  const folders: string[] = [];
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    folders.unshift(dir);
+    if (path.dirname(dir) === dir) break;
   }
+  for (const dir of folders) {
+    const st = await stat(dir);
+    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return dir;
+  }
+  return undefined;
+}
+
+export function describeMode(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
 }
 
 /** A port nobody listens on now, probed on `host` (all interfaces when omitted). */
@@ -96,7 +109,7 @@ export async function commandLineOf(pid: number): Promise<string[] | undefined> 
 
 export function runCommand(cmd: string, args: string[], runAs: RunAs | undefined, log: Log): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...runAs, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { ...runAs, env: buildPostgresEnvironment(runAs), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -108,4 +121,42 @@ export function runCommand(cmd: string, args: string[], runAs: RunAs | undefined
       } else reject(new Error(`${path.basename(cmd)} failed (exit ${code}): ${output.trim()}`));
     });
   });
+}
+
+// PostgreSQL and initdb get only what they need: the app's environment holds its secrets
+// (SESSION_SECRET, ALIPAY_* keys, DATABASE_URL), which any server-side code could read.
+export function buildPostgresEnvironment(runAs: RunAs | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' };
+  if (process.env.TZ) env.TZ = process.env.TZ;
+  if (!runAs && process.env.HOME) env.HOME = process.env.HOME;
+  return env;
+}
+
+export function hasProcFs(): boolean {
+  return existsSync('/proc/self/stat');
+}
+
+let clockTicks: number | undefined;
+
+function readClockTicks(): number {
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    clockTicks = 100;
+  }
+  return clockTicks;
+}
+
+/** When the process started, in seconds since the epoch (from /proc), or undefined. */
+export async function startTimeOf(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (the command name) may hold spaces and parentheses: count from the last ')'. Field 22 is the start time in clock ticks since boot.
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootTime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !bootTime) return undefined;
+    return bootTime + startTicks / readClockTicks();
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import type { Cluster } from './cluster.js';
-import { freePort, POSTGRES_USER } from './os.js';
+import { freePort, POSTGRES_USER, buildPostgresEnvironment } from './os.js';
 
 export interface EmbeddedPostgres {
   readonly port: number;
@@ -18,7 +18,7 @@ export interface EmbeddedPostgres {
 // killed predecessor that had the same pid, as happens in containers.)
 const startedHere = new Map<string, number>();
 
-export function portStartedHere(cluster: Cluster): number | undefined {
+export function findPortStartedHere(cluster: Cluster): number | undefined {
   return startedHere.get(cluster.dir);
 }
 
@@ -30,7 +30,7 @@ function spawnServer(cluster: Cluster, port: number): Promise<ChildProcess> {
     const child = spawn(cluster.bins.postgres, args, {
       ...cluster.runAs,
       detached: true,
-      env: { ...process.env, LC_ALL: 'C' },
+      env: buildPostgresEnvironment(cluster.runAs),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let output = '';

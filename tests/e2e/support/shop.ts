@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { identifyPostmaster } from '../../../src/db/embedded-postgres/cluster.js';
 import { freePort, processAlive } from '../../../src/db/embedded-postgres/os.js';
 import { E2E_OUTPUT_DIR, REPO_ROOT } from './browser.js';
 
@@ -47,10 +48,13 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 
 /** Last resort after a SIGKILLed app: stop the embedded PostgreSQL it started (its pid is in postmaster.pid). */
 async function stopOrphanPostgres(dataDir: string): Promise<void> {
-  const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
+  const cluster = path.join(dataDir, 'postgres');
+  const pidFile = path.join(cluster, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
+  if ((await identifyPostmaster(cluster, pid, Number(lines[2]))) !== 'ours') return;
   process.kill(pid, 'SIGQUIT');
   for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(100);
   if (processAlive(pid)) process.kill(pid, 'SIGKILL');
