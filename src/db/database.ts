@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Logger } from '../logger.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { startEmbeddedPostgres } from './embedded-postgres/index.js';
 import { migrateDatabase } from './migrate.js';
 
 export interface Database {
@@ -21,6 +21,7 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
     const server = await startEmbeddedPostgres({
       dir: path.join(opts.dataDir, 'postgres'),
       log: (line) => logger.debug({ component: 'postgres' }, line),
+      warn: (line) => logger.warn({ component: 'postgres' }, line),
     });
     await server.ensureDatabase('shop');
     logger.info({ port: server.port, ms: Date.now() - started, attached: server.attached }, 'embedded PostgreSQL ready');

@@ -1,12 +1,24 @@
-import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres/index.js';
+import { lockStartup } from '../../src/db/embedded-postgres/lock.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
+
+const slowRemovals = vi.hoisted(() => new Set<string>());
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const rm: typeof actual.rm = async (target, options) => {
+    if (slowRemovals.delete(String(target))) await new Promise((r) => setTimeout(r, 100));
+    return actual.rm(target, options);
+  };
+  return { ...actual, rm, default: { ...actual, rm } };
+});
 
 let dir: string;
 beforeAll(async () => {
@@ -38,7 +50,7 @@ describe('embedded PostgreSQL', () => {
     const script = path.join(dir, 'owner.mts');
     await writeFile(
       script,
-      `import { startEmbeddedPostgres } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src/db/embedded-postgres.ts'))};\n` +
+      `import { startEmbeddedPostgres } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src/db/embedded-postgres/index.ts'))};\n` +
         `const s = await startEmbeddedPostgres({ dir: ${JSON.stringify(cluster)} });\nconsole.log('READY', s.port);\nsetInterval(() => {}, 1000);\n`,
     );
     const owner = spawn(process.execPath, ['--import', 'tsx', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -124,6 +136,134 @@ describe('embedded PostgreSQL', () => {
     } finally {
       await b.stop();
       await a.stop();
+    }
+  }, 60_000);
+});
+
+describe('embedded PostgreSQL without collateral damage', () => {
+  const isRoot = process.getuid?.() === 0;
+  const hasProc = existsSync('/proc/self/stat');
+
+  // A long-running node whose command line reads `…/postgres <args>`, like a postmaster's.
+  async function spawnDecoy(args: string[]): Promise<ChildProcess> {
+    const bin = path.join(dir, 'decoy', 'postgres');
+    if (!existsSync(bin)) {
+      await mkdir(path.dirname(bin), { recursive: true });
+      await symlink(process.execPath, bin);
+    }
+    const child = spawn(bin, ['-e', 'setInterval(() => {}, 1000)', '--', ...args], { stdio: 'ignore' });
+    await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+    return child;
+  }
+
+  async function createCluster(name: string): Promise<string> {
+    const cluster = path.join(dir, name);
+    const server = await startEmbeddedPostgres({ dir: cluster });
+    await server.stop();
+    return cluster;
+  }
+
+  it.runIf(hasProc)('leaves alone a live process named in postmaster.pid that runs postgres for another folder', async () => {
+    const cluster = await createCluster('guard1');
+    const decoy = await spawnDecoy(['-D', path.join(dir, 'some-other-cluster')]);
+    try {
+      await writeFile(path.join(cluster, 'postmaster.pid'), `${decoy.pid}\n${cluster}\n${Math.floor(Date.now() / 1000)}\n`);
+      const server = await startEmbeddedPostgres({ dir: cluster });
+      await server.stop();
+      expect(alive(decoy.pid!)).toBe(true);
+    } finally {
+      decoy.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it.runIf(hasProc)('refuses to signal a postgres -D <this cluster> that did not start when postmaster.pid says', async () => {
+    const cluster = await createCluster('guard2');
+    const decoy = await spawnDecoy(['-D', cluster]);
+    try {
+      await writeFile(path.join(cluster, 'postmaster.pid'), `${decoy.pid}\n${cluster}\n${Math.floor(Date.now() / 1000) - 86_400}\n`);
+      await expect(startEmbeddedPostgres({ dir: cluster })).rejects.toThrow(/did not start when .* stop it by hand \(kill -INT \d+\)/);
+      expect(alive(decoy.pid!)).toBe(true);
+    } finally {
+      decoy.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it.runIf(hasProc)("starts PostgreSQL without the app's secrets in its environment", async () => {
+    const secrets = { SESSION_SECRET: 'secret-session-value', ALIPAY_APP_PRIVATE_KEY: 'secret-alipay-key', DATABASE_URL: 'postgres://secret@db/x' };
+    const saved = Object.fromEntries(Object.keys(secrets).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, secrets);
+    let server;
+    try {
+      server = await startEmbeddedPostgres({ dir: path.join(dir, 'clean-env') });
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    try {
+      const pid = Number((await readFile(path.join(dir, 'clean-env', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+      expect(environ.some((e) => e.startsWith('PATH='))).toBe(true);
+      expect(environ.filter((e) => /SESSION_SECRET|ALIPAY_|DATABASE_URL|secret/.test(e))).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('takes over a stale startup lock in one step: never two holders at once', async () => {
+    const lockFile = path.join(dir, 'race.lock');
+    await writeFile(lockFile, '999999');
+    // Whoever first removes the stale lock is held up, as a busy machine may do.
+    slowRemovals.add(lockFile);
+    let active = 0;
+    let most = 0;
+    await Promise.all(
+      [0, 1].map(async () => {
+        const release = await lockStartup(lockFile, () => {});
+        most = Math.max(most, ++active);
+        await new Promise((r) => setTimeout(r, 300));
+        active--;
+        await release();
+      }),
+    );
+    expect(most).toBe(1);
+  }, 60_000);
+
+  it('never deletes a half-initialised cluster that a live process is creating', async () => {
+    const cluster = path.join(dir, 'half');
+    await mkdir(cluster);
+    await writeFile(path.join(cluster, 'PG_VERSION.partial'), '18');
+    const creator = await spawnDecoy([]);
+    try {
+      await writeFile(`${cluster}.initialising`, String(creator.pid));
+      await expect(startEmbeddedPostgres({ dir: cluster })).rejects.toThrow(/Process \d+ is creating the PostgreSQL cluster/);
+      expect(existsSync(path.join(cluster, 'PG_VERSION.partial'))).toBe(true);
+    } finally {
+      creator.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('keeps an existing password file when it creates the cluster', async () => {
+    const cluster = path.join(dir, 'kept-password');
+    await writeFile(`${cluster}.password`, 'kept-password-value', { mode: 0o600 });
+    const server = await startEmbeddedPostgres({ dir: cluster });
+    try {
+      expect(await readFile(`${cluster}.password`, 'utf8')).toBe('kept-password-value');
+      expect(await roundTrip(server.url('postgres'))).toBe(42);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it.runIf(isRoot)('as root, refuses a cluster the postgres user cannot reach, naming the folder, and changes no permission', async () => {
+    const locked = await mkdtemp(path.join(os.tmpdir(), 'embedded-pg-locked-'));
+    try {
+      await chmod(locked, 0o700);
+      await expect(startEmbeddedPostgres({ dir: path.join(locked, 'data', 'postgres') })).rejects.toThrow(
+        new RegExp(`the folder ${locked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 0700`),
+      );
+      expect((await stat(locked)).mode & 0o777).toBe(0o700);
+    } finally {
+      await rm(locked, { recursive: true, force: true });
     }
   }, 60_000);
 });

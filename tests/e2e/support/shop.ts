@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { identifyPostmaster } from '../../../src/db/embedded-postgres/cluster.js';
+import { freePort, processAlive } from '../../../src/db/embedded-postgres/os.js';
 import { E2E_OUTPUT_DIR, REPO_ROOT } from './browser.js';
 
 export interface Shop {
@@ -22,18 +23,6 @@ export interface StartShopOptions {
   env?: Record<string, string>;
   /** How long to wait for GET /healthz to answer 200 (default 60 s). */
   startTimeoutMs?: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -57,21 +46,15 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Last resort after a SIGKILLed app: stop the embedded PostgreSQL it started (its pid is in postmaster.pid). */
 async function stopOrphanPostgres(dataDir: string): Promise<void> {
-  const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
+  const cluster = path.join(dataDir, 'postgres');
+  const pidFile = path.join(cluster, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
+  if ((await identifyPostmaster(cluster, pid, Number(lines[2]))) !== 'ours') return;
   process.kill(pid, 'SIGQUIT');
   for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(100);
   if (processAlive(pid)) process.kill(pid, 'SIGKILL');
