@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDb, type Db } from '../src/db/client.js';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres/index.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { createAlipayPayments, type AlipayPayments } from '../src/payments/alipay-adapter.js';
