@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generatePassword, hashPassword, verifyNoPassword, verifyPassword } from '../../../src/accounts/passwords.js';
 
-describe('password hashing', () => {
+describe('password hashing', { timeout: 30_000 }, () => {
   it('verifies the right password and refuses a wrong one; every hash is salted', async () => {
     const a = await hashPassword('correct horse battery');
     const b = await hashPassword('correct horse battery');
