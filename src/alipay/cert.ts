@@ -60,13 +60,15 @@ function unescapeDnValue(text: string): string {
  * `SHORTNAME=value` joined with `,`, no spaces. Node lists them one per line, least specific first.
  */
 export function issuerName(cert: X509Certificate): string {
+  // A multi-valued RDN is one line, its attributes separated by " + " (a literal + is escaped).
   return cert.issuer
     .split('\n')
     .filter((line) => line !== '')
+    .flatMap((line) => line.split(/(?<!\\) \+ /))
     .reverse()
-    .map((line) => {
-      const eq = line.indexOf('=');
-      return `${line.slice(0, eq)}=${unescapeDnValue(line.slice(eq + 1))}`;
+    .map((attribute) => {
+      const eq = attribute.indexOf('=');
+      return `${attribute.slice(0, eq)}=${unescapeDnValue(attribute.slice(eq + 1))}`;
     })
     .join(',');
 }
