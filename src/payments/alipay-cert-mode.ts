@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import {
+  AlipayKeyError,
   assertDistinctKeys,
   certificateSn,
   checkCertificateMatchesKey,
@@ -111,11 +112,10 @@ export function loadCertMode(
       const warning = expiryWarning(alipay.certs[0] as X509Certificate, 'ALIPAY_CERT_FILE', now);
       if (warning) warnings.push(warning);
     } catch (err) {
-      const text = errorText(err);
       problems.push(
-        text.startsWith('ALIPAY_CERT_FILE: ALIPAY_CERT_FILE is your app')
+        err instanceof AlipayKeyError
           ? 'ALIPAY_CERT_FILE is your app certificate (appCertPublicKey_<appid>.crt); it must be alipayCertPublicKey_RSA2.crt'
-          : text,
+          : errorText(err),
       );
     }
   }
