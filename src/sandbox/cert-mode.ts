@@ -116,6 +116,18 @@ export function downloadAlipayCert(mode: SandboxCertMode | undefined, biz: Recor
   return successBody({ alipay_cert_content: Buffer.from(pem, 'utf8').toString('base64') });
 }
 
+/** What /sandbox/keys shows in certificate mode. */
+export function certModeInfo(mode: SandboxCertMode) {
+  return {
+    app_cert_sn: mode.appCertSn,
+    alipay_root_cert_sn: mode.alipayRootCertSn,
+    alipay_cert_sn: mode.current().sn,
+    alipay_cert: mode.current().pem,
+    app_cert: mode.appCertPem,
+    alipay_root_cert: mode.rootBundlePem,
+  };
+}
+
 /** Console action: POST …/console/rotate-alipay-cert. */
 export function createRotateHandler(mode: SandboxCertMode | undefined, basePath: string) {
   return async function rotate(_req: Request, res: Response): Promise<void> {

@@ -105,7 +105,10 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   const devConsole = createConsole({
     ctx,
     appPublicKey: opts.appPublicKey,
-    alipayPublicKey: opts.alipayPublicKey,
+    get alipayPublicKey() {
+      return certMode ? certMode.current().publicKey : opts.alipayPublicKey;
+    },
+    certMode,
     basePath,
     gatewayPath,
     notifier,

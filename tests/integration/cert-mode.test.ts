@@ -164,6 +164,9 @@ describe('Alipay certificate rotation during traffic', () => {
     const stored = await t.db.alipayCertificate.findMany();
     expect(stored).toHaveLength(1);
     expect(stored[0]!.sn).not.toBe(setup.settings.certificates!.keyring.currentSn);
+    const shown = await request(app).get('/sandbox/keys').set('Accept', 'application/json').expect(200);
+    expect(shown.body.cert_mode).toMatchObject({ alipay_cert_sn: stored[0]!.sn, app_cert_sn: setup.settings.certificates!.appCertSn });
+    expect((await request(app).get('/sandbox/keys').expect(200)).text).toContain('/sandbox/console/rotate-alipay-cert');
 
     // Another instance (or a restart) finds it in the database: no download.
     const files = await ensureSandboxCertMode(keysDir, keys);
