@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { X509Certificate, generateKeyPairSync, webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { AlipaySdk } from 'alipay-sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +88,15 @@ describe('certificate SNs, checked against the official alipay-sdk', () => {
     expect(ours.skipped).toHaveLength(1);
     expect(signatureAlgorithmOid(new X509Certificate(ec))).toBe('1.2.840.10045.4.3.3');
     expect(signatureAlgorithmOid(new X509Certificate(rsa1))).toBe('1.2.840.113549.1.1.11');
+  });
+
+  it("Alipay's production root bundle (SM2, RSA, ECDSA and RSA roots) gives the published root SN", () => {
+    // Public certificates, copied from yansongda/pay tests/Cert/alipayRootCert.crt.
+    const bundle = readFileSync(path.resolve('tests/support/certs/alipayRootCert.crt'), 'utf8');
+    const ours = rootCertSn(parseCertificates(bundle, 'alipayRootCert.crt'));
+    expect(ours.sn).toBe('687b59193f3f462dd5336e5abf83c5d8_02941eef3187dddf3d3b83462e1dfcf6');
+    expect(ours.sn).toBe(sdkSns(appCertPem, appCertPem, bundle).root);
+    expect(ours.skipped.map((s) => s.signatureOid)).toEqual(['1.2.156.10197.1.501', '1.2.840.10045.4.3.3']);
   });
 
   it('reads one-line PEM, CRLF PEM and .env-escaped PEM to the same certificates', () => {
