@@ -19,7 +19,7 @@ import { GatewayError, businessError, missingParameter, successBody } from './pr
 // every request carries, signs responses with alipay_cert_sn, serves
 // alipay.open.app.alipaycert.download, and rotates its Alipay certificate from the console.
 
-export const CERT_DOWNLOAD_METHOD = 'alipay.open.app.alipaycert.download';
+export { CERT_DOWNLOAD_METHOD } from '../alipay/index.js';
 
 /** Alipay's file names, as the open platform console hands them out. */
 export function certFileNames(appId: string) {
