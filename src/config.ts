@@ -29,12 +29,16 @@ const envSchema = z.object({
   ALIPAY_APP_PRIVATE_KEY_FILE: optional(z.string()),
   ALIPAY_PUBLIC_KEY: optional(z.string()),
   ALIPAY_PUBLIC_KEY_FILE: optional(z.string()),
+  ALIPAY_APP_CERT_FILE: optional(z.string()),
+  ALIPAY_CERT_FILE: optional(z.string()),
+  ALIPAY_ROOT_CERT_FILE: optional(z.string()),
   ALIPAY_GATEWAY: optional(httpUrl),
   ALIPAY_SELLER_ID: optional(z.string().regex(/^\d{16}$/, 'must be the 16-digit Alipay seller (partner) id')),
   ALIPAY_SIGN_TYPE: optional(z.enum(['RSA2', 'RSA'])),
   ALIPAY_PAGE_PAY_METHOD: optional(z.enum(['GET', 'POST'])),
   ALIPAY_SANDBOX_IN_PRODUCTION: optional(bool),
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
+  SANDBOX_CERT_MODE: optional(bool),
   SANDBOX_PORT: optional(port),
 });
 
@@ -57,6 +61,8 @@ export interface Config {
     appId: string | undefined;
     appPrivateKey: string | undefined;
     alipayPublicKey: string | undefined;
+    /** Public-key certificate mode (exclusive with alipayPublicKey): the three certificate files. */
+    certFiles: { appCert: string; alipayCert: string; rootCert: string } | undefined;
     gatewayUrl: string | undefined;
     sellerId: string | undefined;
     signType: 'RSA2' | 'RSA';
@@ -65,6 +71,8 @@ export interface Config {
   };
   sandboxTimeScale: number;
   sandboxPort: number;
+  /** The built-in sandbox runs in public-key certificate mode. */
+  sandboxCertMode: boolean;
 }
 
 export class ConfigError extends Error {
@@ -103,11 +111,31 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   };
   const appPrivateKey = pick(e.ALIPAY_APP_PRIVATE_KEY, e.ALIPAY_APP_PRIVATE_KEY_FILE, 'ALIPAY_APP_PRIVATE_KEY');
   const alipayPublicKey = pick(e.ALIPAY_PUBLIC_KEY, e.ALIPAY_PUBLIC_KEY_FILE, 'ALIPAY_PUBLIC_KEY');
-  const alipayParts = { ALIPAY_APP_ID: e.ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY: appPrivateKey, ALIPAY_PUBLIC_KEY: alipayPublicKey };
+  const certParts = { ALIPAY_APP_CERT_FILE: e.ALIPAY_APP_CERT_FILE, ALIPAY_CERT_FILE: e.ALIPAY_CERT_FILE, ALIPAY_ROOT_CERT_FILE: e.ALIPAY_ROOT_CERT_FILE };
+  const certsGiven = Object.values(certParts).filter((v) => v !== undefined).length;
+  const certMode = certsGiven > 0;
+  if (certMode && alipayPublicKey !== undefined) {
+    const keySettings = [e.ALIPAY_PUBLIC_KEY && 'ALIPAY_PUBLIC_KEY', e.ALIPAY_PUBLIC_KEY_FILE && 'ALIPAY_PUBLIC_KEY_FILE'].filter(Boolean).join(' and ');
+    problems.push(
+      `${keySettings} and certificate mode (ALIPAY_APP_CERT_FILE, ALIPAY_CERT_FILE, ALIPAY_ROOT_CERT_FILE) are exclusive: ` +
+        `remove ${keySettings} to use certificate mode (Alipay's key is then read from ALIPAY_CERT_FILE), or remove ` +
+        `${Object.entries(certParts).filter(([, v]) => v !== undefined).map(([k]) => k).join(', ')} to use public-key mode`,
+    );
+  } else if (certMode && certsGiven < 3) {
+    const missing = Object.entries(certParts).filter(([, v]) => v === undefined).map(([k]) => k);
+    problems.push(`Certificate mode is partly configured: also set ${missing.join(', ')} (appCertPublicKey_<appid>.crt, alipayCertPublicKey_RSA2.crt, alipayRootCert.crt), or remove the others`);
+  }
+  const alipayParts = certMode
+    ? { ALIPAY_APP_ID: e.ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY: appPrivateKey }
+    : { ALIPAY_APP_ID: e.ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY: appPrivateKey, ALIPAY_PUBLIC_KEY: alipayPublicKey };
   const given = Object.entries(alipayParts).filter(([, v]) => v !== undefined);
-  if ((given.length > 0 || e.ALIPAY_GATEWAY) && given.length < 3) {
+  const needed = Object.keys(alipayParts).length;
+  if ((given.length > 0 || e.ALIPAY_GATEWAY || certMode) && given.length < needed) {
     const missing = Object.entries(alipayParts).filter(([, v]) => v === undefined).map(([k]) => k);
     problems.push(`Alipay is partly configured: also set ${missing.join(', ')} (or unset all ALIPAY_* to use the built-in sandbox)`);
+  }
+  if (e.SANDBOX_CERT_MODE && (e.ALIPAY_GATEWAY || given.length > 0 || certMode)) {
+    problems.push('SANDBOX_CERT_MODE only applies to the built-in sandbox gateway: remove it, or unset the ALIPAY_* settings to use the sandbox');
   }
   const nodeEnv = e.NODE_ENV ?? 'development';
   if (nodeEnv === 'production' && e.ALIPAY_GATEWAY && !e.PUBLIC_BASE_URL) {
@@ -133,6 +161,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       appId: e.ALIPAY_APP_ID,
       appPrivateKey,
       alipayPublicKey,
+      certFiles:
+        e.ALIPAY_APP_CERT_FILE && e.ALIPAY_CERT_FILE && e.ALIPAY_ROOT_CERT_FILE
+          ? Object.freeze({
+              appCert: path.resolve(cwd, e.ALIPAY_APP_CERT_FILE),
+              alipayCert: path.resolve(cwd, e.ALIPAY_CERT_FILE),
+              rootCert: path.resolve(cwd, e.ALIPAY_ROOT_CERT_FILE),
+            })
+          : undefined,
       gatewayUrl: e.ALIPAY_GATEWAY,
       sellerId: e.ALIPAY_SELLER_ID,
       signType: e.ALIPAY_SIGN_TYPE ?? 'RSA2',
@@ -141,5 +177,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }),
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
     sandboxPort: e.SANDBOX_PORT ?? 3999,
+    sandboxCertMode: e.SANDBOX_CERT_MODE ?? false,
   });
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,14 +10,60 @@ import { createSandboxGateway, type SandboxGateway } from './sandbox/gateway.js'
 import { ensureSandboxKeys, gatewayKeyOptions } from './sandbox/keys.js';
 import { errorText } from './lib/error-text.js';
 import type { AlipaySettings } from './payments/alipay-adapter.js';
+import { CertModeError, loadCertMode, type CertModeSetup } from './payments/alipay-cert-mode.js';
+import { createAlipayCertStore } from './db/alipay-cert-store.js';
+import type { AlipayCertStore } from './alipay/index.js';
+import { ensureSandboxCertMode } from './sandbox/cert-mode.js';
 
 export const SANDBOX_BASE_PATH = '/sandbox';
 
-/** Parses the configured Alipay keys once; every problem is reported by setting name. */
-export function alipaySettingsFromConfig(config: Config): AlipaySettings {
+export interface CertModeDeps {
+  /** Where downloaded Alipay certificates are cached (the database). */
+  store?: AlipayCertStore;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+/** Certificate mode: loads and checks the three files; problems become one ConfigError, expiry warnings are logged. */
+function certModeFromFiles(files: NonNullable<Config['alipay']['certFiles']>, appPrivateKey: KeyObject | undefined, deps: CertModeDeps): CertModeSetup {
+  try {
+    const setup = loadCertMode(files, appPrivateKey, {
+      ...(deps.store && { store: deps.store }),
+      ...(deps.logger && { logger: deps.logger.child({ component: 'alipay-certificates' }) }),
+      ...(deps.now && { now: deps.now }),
+    });
+    for (const warning of setup.warnings) deps.logger?.warn(warning);
+    return setup;
+  } catch (err) {
+    if (err instanceof CertModeError) throw new ConfigError(err.problems);
+    throw err;
+  }
+}
+
+/** Parses the configured Alipay keys (or certificates) once; every problem is reported by setting name. */
+export function alipaySettingsFromConfig(config: Config, deps: CertModeDeps = {}): AlipaySettings {
   const a = config.alipay;
-  if (!a.appId || !a.appPrivateKey || !a.alipayPublicKey || !a.gatewayUrl) {
-    throw new ConfigError(['ALIPAY_GATEWAY, ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY must all be set to use a real Alipay gateway']);
+  if (!a.appId || !a.appPrivateKey || !(a.alipayPublicKey || a.certFiles) || !a.gatewayUrl) {
+    throw new ConfigError(['ALIPAY_GATEWAY, ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY (or the three ALIPAY_*_CERT_FILE settings) must all be set to use a real Alipay gateway']);
+  }
+  if (a.certFiles) {
+    let appPrivateKey: KeyObject;
+    try {
+      appPrivateKey = loadPrivateKey(a.appPrivateKey, 'ALIPAY_APP_PRIVATE_KEY');
+    } catch (err) {
+      throw new ConfigError([errorText(err)]);
+    }
+    const cert = certModeFromFiles(a.certFiles, appPrivateKey, deps);
+    return {
+      appId: a.appId,
+      sellerId: a.sellerId,
+      gatewayUrl: a.gatewayUrl,
+      signType: a.signType,
+      appPrivateKey,
+      alipayPublicKey: cert.alipayPublicKey,
+      pagePayMethod: a.pagePayMethod,
+      certificates: cert.certificates,
+    };
   }
   const problems: string[] = [];
   const attempt = <T>(fn: () => T): T | undefined => {
@@ -29,7 +75,7 @@ export function alipaySettingsFromConfig(config: Config): AlipaySettings {
     }
   };
   const appPrivateKey = attempt(() => loadPrivateKey(a.appPrivateKey!, 'ALIPAY_APP_PRIVATE_KEY'));
-  const alipayPublicKey = attempt(() => loadPublicKey(a.alipayPublicKey!, 'ALIPAY_PUBLIC_KEY'));
+  const alipayPublicKey = attempt(() => loadPublicKey(a.alipayPublicKey ?? '', 'ALIPAY_PUBLIC_KEY'));
   if (appPrivateKey && alipayPublicKey) attempt(() => assertDistinctKeys(appPrivateKey, alipayPublicKey, 'ALIPAY_PUBLIC_KEY'));
   if (problems.length || !appPrivateKey || !alipayPublicKey) throw new ConfigError(problems);
   return {
@@ -53,31 +99,42 @@ export interface PaymentsSetup {
  * this app, with keys generated into DATA_DIR/keys — the shop uses it exactly like a real one.
  */
 export async function setUpPayments(config: Config, db: Db, logger: Logger): Promise<PaymentsSetup> {
-  if (config.alipay.gatewayUrl || config.alipay.appId) return { settings: alipaySettingsFromConfig(config) };
+  if (config.alipay.gatewayUrl || config.alipay.appId) {
+    const settings = alipaySettingsFromConfig(config, { store: createAlipayCertStore(db), logger });
+    await settings.certificates?.keyring.preload();
+    return { settings };
+  }
   if (config.env === 'production' && !config.alipay.sandboxInProduction) {
     throw new ConfigError([
       'NODE_ENV=production but no Alipay gateway is configured: set ALIPAY_GATEWAY, ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY ' +
         '(or set ALIPAY_SANDBOX_IN_PRODUCTION=true to run on the built-in sandbox gateway, which takes no real money)',
     ]);
   }
-  const keys = await ensureSandboxKeys(path.join(config.dataDir, 'keys'));
+  const keysDir = path.join(config.dataDir, 'keys');
+  const keys = await ensureSandboxKeys(keysDir);
+  const certMode = config.sandboxCertMode ? await ensureSandboxCertMode(keysDir, keys) : undefined;
   const sandbox = createSandboxGateway({
     db,
     ...gatewayKeyOptions(keys),
+    ...(certMode && { certMode: certMode.state }),
     basePath: SANDBOX_BASE_PATH,
     timeScale: config.sandboxTimeScale,
     logger: logger.child({ component: 'sandbox' }),
   });
-  logger.warn({ gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`, appId: keys.appId }, 'using the built-in Alipay sandbox gateway: no real money');
+  logger.warn({ gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`, appId: keys.appId, certMode: Boolean(certMode) }, 'using the built-in Alipay sandbox gateway: no real money');
+  // Certificate mode reads the generated files through the same checks as a real configuration.
+  const cert = certMode && certModeFromFiles(certMode.files, keys.appPrivateKey, { store: createAlipayCertStore(db), logger });
+  await cert?.certificates.keyring.preload();
   return {
     sandbox,
     settings: {
+      ...(cert && { certificates: cert.certificates }),
       appId: keys.appId,
       sellerId: keys.sellerId,
       gatewayUrl: `${config.publicBaseUrl}${sandbox.gatewayPath}`,
       signType: config.alipay.signType,
       appPrivateKey: keys.appPrivateKey,
-      alipayPublicKey: keys.alipayPublicKey,
+      alipayPublicKey: cert ? cert.alipayPublicKey : keys.alipayPublicKey,
       pagePayMethod: config.alipay.pagePayMethod,
     },
   };

@@ -4,8 +4,9 @@ import { amountToFen, fenToAmount } from './amount.js';
 import { AlipayError, AlipayResponseError, AlipayTransportError } from './errors.js';
 import { encodeForm } from './form.js';
 import { isTradeStatus, type TradeStatus } from './notification.js';
-import { verifyResponse } from './response.js';
-import { signApiRequest, type SignType } from './sign.js';
+import type { AlipayCertKeyring, DownloadedCert } from './cert-keyring.js';
+import { extractSignedResponse, verifyResponse } from './response.js';
+import { signApiRequest, verifySignature, type CertSns, type SignType } from './sign.js';
 import { parseAlipayTime } from './time.js';
 
 export interface TransportRequest {
@@ -25,7 +26,15 @@ export interface AlipayClientOptions {
   timeoutMs?: number;
   transport?: Transport;
   now?: () => Date;
+  /**
+   * Public-key certificate mode: the SNs sent with every request, and the Alipay certificates
+   * responses are verified with (by their alipay_cert_sn). `alipayPublicKey` is then the
+   * configured Alipay certificate's key.
+   */
+  certificates?: CertSns & { keyring: AlipayCertKeyring };
 }
+
+export const CERT_DOWNLOAD_METHOD = 'alipay.open.app.alipaycert.download';
 
 export interface BusinessError {
   kind: 'business-error';
@@ -123,6 +132,8 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+const isOk = (body: Record<string, unknown>): boolean => str(body, 'code') === '10000';
+
 export function createAlipayClient(opts: AlipayClientOptions): AlipayClient {
   const signType = opts.signType ?? 'RSA2';
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -131,8 +142,14 @@ export function createAlipayClient(opts: AlipayClientOptions): AlipayClient {
   // charset goes in the query string so the gateway decodes the body as UTF-8.
   const url = `${opts.gatewayUrl}${opts.gatewayUrl.includes('?') ? '&' : '?'}charset=utf-8`;
 
-  async function call(method: string, biz: Record<string, string>): Promise<Record<string, unknown>> {
-    const signed = signApiRequest({ appId: opts.appId, method, privateKey: opts.privateKey, signType, timestamp: now(), biz });
+  const certificates = opts.certificates;
+  const certSns: CertSns | undefined = certificates && {
+    appCertSn: certificates.appCertSn,
+    alipayRootCertSn: certificates.alipayRootCertSn,
+  };
+
+  async function send(method: string, biz: Record<string, string>): Promise<string> {
+    const signed = signApiRequest({ appId: opts.appId, method, privateKey: opts.privateKey, signType, timestamp: now(), biz, certSns });
     const { charset: _charset, ...bodyParams } = signed;
     let res: { status: number; text: string };
     try {
@@ -160,10 +177,37 @@ export function createAlipayClient(opts: AlipayClientOptions): AlipayClient {
     if (res.status < 200 || res.status > 299) {
       throw new AlipayTransportError(`${method}: gateway answered HTTP ${res.status}`, { status: res.status });
     }
-    return verifyResponse(res.text, method, opts.alipayPublicKey, signType);
+    return res.text;
   }
 
-  const isOk = (body: Record<string, unknown>): boolean => str(body, 'code') === '10000';
+  // The download response is trusted through the certificate it carries (it must chain to the
+  // root bundle); its signature is checked by the keyring once the signer is known.
+  async function downloadCertificate(sn: string): Promise<DownloadedCert> {
+    const method = CERT_DOWNLOAD_METHOD;
+    const text = await send(method, { alipay_cert_sn: sn });
+    const signed = extractSignedResponse(text, method);
+    const body = JSON.parse(signed.content) as Record<string, unknown>;
+    if (!isOk(body)) {
+      const e = businessError(body);
+      throw new AlipayResponseError(`${method} for ${sn} failed: ${e.code} ${e.subCode ?? ''} ${e.subMsg ?? e.msg}`, { rawText: text });
+    }
+    const content = requireStr(body, 'alipay_cert_content', method);
+    const got: DownloadedCert = {
+      pem: Buffer.from(content, 'base64').toString('utf8'),
+      verifyWith: (key) => signed.sign !== undefined && verifySignature(signed.content, signed.sign, key, signType),
+    };
+    if (signed.certSn !== undefined) got.signedBySn = signed.certSn;
+    return got;
+  }
+
+  async function call(method: string, biz: Record<string, string>): Promise<Record<string, unknown>> {
+    const text = await send(method, biz);
+    if (!certificates) return verifyResponse(text, method, opts.alipayPublicKey, signType);
+    const signed = extractSignedResponse(text, method);
+    // Unsigned answers (unknown app) are refused by verifyResponse without needing a key.
+    const key = signed.sign === undefined ? opts.alipayPublicKey : await certificates.keyring.keyFor(signed.certSn, downloadCertificate);
+    return verifyResponse(text, method, key, signType, signed);
+  }
 
   return {
     async queryTrade({ outTradeNo, tradeNo }) {

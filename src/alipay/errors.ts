@@ -81,3 +81,6 @@ export class AlipayParamError extends AlipayError {
     this.param = param;
   }
 }
+
+/** A certificate (public-key certificate mode) is unreadable, expired, mismatched or untrusted. */
+export class AlipayCertError extends AlipayError {}

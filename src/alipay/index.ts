@@ -9,3 +9,5 @@ export * from './notification-hints.js';
 export * from './response.js';
 export * from './page-pay.js';
 export * from './client.js';
+export * from './cert.js';
+export * from './cert-keyring.js';

@@ -3,7 +3,7 @@ import { MAX_TRADE_FEN } from '../lib/money.js';
 import { OUT_TRADE_NO_PATTERN } from '../lib/trade-number.js';
 import { fenToAmount } from './amount.js';
 import { AlipayParamError } from './errors.js';
-import { signApiRequest, type SignType } from './sign.js';
+import { signApiRequest, type CertSns, type SignType } from './sign.js';
 import { formatAlipayTime } from './time.js';
 
 export interface PagePayOptions {
@@ -22,6 +22,8 @@ export interface PagePayOptions {
   /** Returned verbatim in the notification; Alipay asks for it URL-encoded by the caller. */
   passbackParams?: string;
   now?: Date;
+  /** Certificate mode: app_cert_sn and alipay_root_cert_sn. */
+  certSns?: CertSns;
 }
 
 const PRODUCTS = {
@@ -80,6 +82,7 @@ export function buildPagePayParams(opts: PagePayOptions): Record<string, string>
     biz,
     notifyUrl: opts.notifyUrl,
     returnUrl: opts.returnUrl,
+    certSns: opts.certSns,
   });
 }
 

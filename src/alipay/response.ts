@@ -6,6 +6,8 @@ export interface SignedResponse {
   /** Exact raw text of the `<method>_response` (or `error_response`) value, `{` … `}`. */
   content: string;
   sign?: string;
+  /** Certificate mode: the SN of the Alipay certificate that signed the response. */
+  certSn?: string;
   isError: boolean;
 }
 
@@ -118,6 +120,8 @@ export function extractSignedResponse(rawText: string, method: string): SignedRe
   const sign = (whole as Record<string, unknown>)['sign'];
   const result: SignedResponse = { content, isError: !members.has(key) };
   if (typeof sign === 'string' && sign !== '') result.sign = sign;
+  const certSn = (whole as Record<string, unknown>)['alipay_cert_sn'];
+  if (typeof certSn === 'string' && certSn !== '') result.certSn = certSn;
   return result;
 }
 
@@ -130,8 +134,9 @@ export function verifyResponse(
   method: string,
   alipayPublicKey: KeyObject,
   signType: SignType,
+  signed: SignedResponse = extractSignedResponse(rawText, method),
 ): Record<string, unknown> {
-  const { content, sign } = extractSignedResponse(rawText, method);
+  const { content, sign } = signed;
   if (sign === undefined) {
     throw new AlipayResponseError(
       `unsigned ${method} response cannot be verified; treating it as an error (unverified body: ${content.slice(0, 300)})`,
@@ -156,7 +161,7 @@ export function buildSignedResponse(
   method: string,
   body: Record<string, unknown>,
   alipayPrivateKey: KeyObject,
-  opts: { error?: boolean; signType?: SignType; escapeSlashes?: boolean; omitSign?: boolean } = {},
+  opts: { error?: boolean; signType?: SignType; escapeSlashes?: boolean; omitSign?: boolean; certSn?: string } = {},
 ): string {
   const key = opts.error ? 'error_response' : responseKeyFor(method);
   let content = JSON.stringify(body);
@@ -164,5 +169,6 @@ export function buildSignedResponse(
   if (opts.escapeSlashes) content = content.replace(/\//g, '\\/');
   if (opts.omitSign) return `{"${key}":${content}}`;
   const sign = signString(content, alipayPrivateKey, opts.signType ?? 'RSA2');
-  return `{"${key}":${content},"sign":"${sign}"}`;
+  const certSn = opts.certSn === undefined ? '' : `,"alipay_cert_sn":${JSON.stringify(opts.certSn)}`;
+  return `{"${key}":${content}${certSn},"sign":"${sign}"}`;
 }

@@ -91,6 +91,14 @@ export interface ApiRequest {
   biz: Record<string, string>;
   notifyUrl?: string;
   returnUrl?: string;
+  /** Certificate mode: both SNs are sent and signed with every request. */
+  certSns?: CertSns;
+}
+
+/** Public-key certificate mode: the SNs every request carries (see "Public-key certificate mode"). */
+export interface CertSns {
+  appCertSn: string;
+  alipayRootCertSn: string;
 }
 
 /** The system parameters every OpenAPI request carries, with `biz_content`, signed (see "Request parameters"). */
@@ -107,6 +115,8 @@ export function signApiRequest(req: ApiRequest): Record<string, string> {
       notify_url: req.notifyUrl,
       return_url: req.returnUrl, // an empty return_url is a known invalid-signature cause: dropped
       biz_content: JSON.stringify(req.biz),
+      app_cert_sn: req.certSns?.appCertSn,
+      alipay_root_cert_sn: req.certSns?.alipayRootCertSn,
     },
     req.privateKey,
     req.signType,

@@ -13,10 +13,12 @@ import {
 } from '../alipay/keys.js';
 import { checkSignedForm, extractQueryString } from '../alipay/notification.js';
 import { buildSignString, isSignType, signString } from '../alipay/sign.js';
+import { certificateSn, issuerName, parseCertificates, rootCertSn, signatureAlgorithmOid, validTo } from '../alipay/cert.js';
 
 const USAGE = `usage:
   alipay keygen [--out keys/]
-  alipay verify-notify --alipay-public-key <file> [<file>|-]
+  alipay verify-notify (--alipay-public-key <file> | --alipay-cert <file.crt>) [<file>|-]
+  alipay cert-sn <file.crt>
   alipay sign --app-private-key <file> <params.json>`;
 
 class UsageError extends Error {}
@@ -85,11 +87,52 @@ function isValidUtf8(bytes: Buffer): boolean {
   }
 }
 
+function readFileArg(file: string | undefined, what: string): string {
+  if (file === undefined) throw new UsageError(`${what} is required`);
+  if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  return readFileSync(file, 'utf8');
+}
+
+/** SN of a certificate file; for several certificates also the root SN and which ones counted. */
+function certSn(positional: string[]): number {
+  const file = positional[0];
+  const certs = parseCertificates(readFileArg(file, 'a certificate file'), file ?? '');
+  const first = certs[0];
+  if (first === undefined) throw new UsageError('no certificate');
+  console.log(`SN:          ${certificateSn(first)}   (app_cert_sn for appCertPublicKey_*.crt, alipay_cert_sn for alipayCertPublicKey_RSA2.crt)`);
+  console.log(`subject:     ${first.subject.split('\n').reverse().join(',')}`);
+  console.log(`issuer:      ${issuerName(first)}`);
+  console.log(`serial:      ${BigInt(`0x${first.serialNumber}`).toString(10)}`);
+  console.log(`valid until: ${validTo(first).toISOString()}`);
+  if (certs.length > 1) {
+    const root = rootCertSn(certs);
+    console.log('');
+    console.log(`${certs.length} certificates; as a root bundle (alipayRootCert.crt), only RSA-signed ones count:`);
+    for (const [i, cert] of certs.entries()) {
+      const counted = root.counted.find((c) => c.cert === cert);
+      const oid = signatureAlgorithmOid(cert);
+      console.log(`  #${i + 1} ${counted ? `counted  ${counted.sn}` : `skipped  (signature ${oid}, not RSA)`}  ${cert.subject.split('\n').reverse().join(',')}`);
+    }
+    console.log(`root SN:     ${root.sn}   (alipay_root_cert_sn)`);
+  }
+  return 0;
+}
+
 function verifyNotify(flags: Map<string, string>, positional: string[]): number {
   const keyFile = flags.get('alipay-public-key');
-  if (keyFile === undefined) throw new UsageError('--alipay-public-key <file> is required');
-  if (!existsSync(keyFile)) throw new UsageError(`no such key file: ${keyFile}`);
-  const key = loadPublicKey(readFileSync(keyFile, 'utf8'), '--alipay-public-key');
+  const certFile = flags.get('alipay-cert');
+  if (keyFile !== undefined && certFile !== undefined) throw new UsageError('give --alipay-public-key or --alipay-cert, not both');
+  let key;
+  if (certFile !== undefined) {
+    const cert = parseCertificates(readFileArg(certFile, '--alipay-cert <file>'), '--alipay-cert')[0];
+    if (cert === undefined) throw new UsageError('no certificate');
+    key = cert.publicKey;
+    console.log(`certificate: ${certificateSn(cert)} (alipay_cert_sn), valid until ${validTo(cert).toISOString()}`);
+  } else {
+    if (keyFile === undefined) throw new UsageError('--alipay-public-key <file> or --alipay-cert <file.crt> is required');
+    if (!existsSync(keyFile)) throw new UsageError(`no such key file: ${keyFile}`);
+    key = loadPublicKey(readFileSync(keyFile, 'utf8'), '--alipay-public-key');
+  }
   let raw = readInput(positional[0]);
   // Files usually end with a newline that is not part of the body.
   let text = raw.toString('latin1').replace(/[\r\n]+$/, '');
@@ -181,6 +224,8 @@ function main(argv: string[]): number {
         return verifyNotify(flags, positional);
       case 'sign':
         return sign(flags, positional);
+      case 'cert-sn':
+        return certSn(positional);
       default:
         console.error(USAGE);
         return 2;

@@ -6,6 +6,9 @@ import {
   createAlipayClient,
   verifyNotification,
   verifyReturn,
+  AlipayNotificationError,
+  type AlipayCertKeyring,
+  type CertSns,
   type SignType,
   type TradeNotification,
   type TradeStatus,
@@ -24,6 +27,11 @@ export interface AlipaySettings {
   pagePayMethod: 'GET' | 'POST';
   /** Injected in tests; defaults to fetch. */
   transport?: Transport;
+  /**
+   * Public-key certificate mode: the SNs every request carries and the Alipay certificates
+   * (configured + downloaded on rotation). `alipayPublicKey` is the configured certificate's key.
+   */
+  certificates?: CertSns & { keyring: AlipayCertKeyring };
 }
 
 export type PaymentStart = { kind: 'redirect'; url: string } | { kind: 'form'; html: string };
@@ -83,7 +91,26 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
     alipayPublicKey: settings.alipayPublicKey,
     signType: settings.signType,
     transport: settings.transport,
+    certificates: settings.certificates,
   });
+  const certSns: CertSns | undefined = settings.certificates && {
+    appCertSn: settings.certificates.appCertSn,
+    alipayRootCertSn: settings.certificates.alipayRootCertSn,
+  };
+  // Certificate mode: during a rotation Alipay may sign with the new certificate's key.
+  function verifyWithKnownKeys<T>(verify: (key: KeyObject) => T): T {
+    const keys = settings.certificates ? settings.certificates.keyring.knownKeys() : [settings.alipayPublicKey];
+    let first: unknown;
+    for (const key of keys) {
+      try {
+        return verify(key);
+      } catch (err) {
+        if (!(err instanceof AlipayNotificationError) || err.reason !== 'bad-signature') throw err;
+        first ??= err;
+      }
+    }
+    throw first;
+  }
   const businessError = (method: string, r: { code: string; subCode?: string; subMsg?: string; msg: string }) =>
     new PaymentProviderError(`${method} failed: ${r.code} ${r.subCode ?? ''} ${r.subMsg ?? r.msg}`);
 
@@ -130,17 +157,18 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
         timeExpire: order.expiresAt,
         notifyUrl: `${publicBaseUrl}/alipay/notify`,
         returnUrl: `${publicBaseUrl}/alipay/return`,
+        certSns,
       });
       return settings.pagePayMethod === 'POST'
         ? { kind: 'form', html: buildPagePayForm(settings.gatewayUrl, params, { nonce: opts.nonce }) }
         : { kind: 'redirect', url: buildPagePayUrl(settings.gatewayUrl, params) };
     },
     readNotification(rawBody) {
-      const notification = verifyNotification(rawBody, settings.alipayPublicKey);
+      const notification = verifyWithKnownKeys((key) => verifyNotification(rawBody, key));
       return { notification, report: notificationToReport(notification, rawText(rawBody)) };
     },
     readReturn(queryString) {
-      return { outTradeNo: verifyReturn(queryString, settings.alipayPublicKey).outTradeNo };
+      return { outTradeNo: verifyWithKnownKeys((key) => verifyReturn(queryString, key)).outTradeNo };
     },
   };
 }

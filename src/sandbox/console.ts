@@ -7,6 +7,7 @@ import { GatewayError } from './protocol.js';
 import { findLatestNotification, findTradeById, listTrades } from './trade-queries.js';
 import { closeTrade, type TradeContext } from './trades.js';
 import { beijing, yuan, type Views } from './views.js';
+import { certModeInfo, type SandboxCertMode } from './cert-mode.js';
 
 export interface ConsoleDeps {
   ctx: TradeContext;
@@ -16,6 +17,7 @@ export interface ConsoleDeps {
   gatewayPath: string;
   notifier: Notifier;
   views: Views;
+  certMode?: SandboxCertMode | undefined;
 }
 
 /** The developer's side: trades and their notification attempts, resend, fail next N, close, keys. */
@@ -105,12 +107,13 @@ export function createConsole(deps: ConsoleDeps) {
       app_public_key_pem: publicKeyToPem(deps.appPublicKey),
       alipay_public_key: publicKeyToBase64(deps.alipayPublicKey),
       alipay_public_key_pem: publicKeyToPem(deps.alipayPublicKey),
+      ...(deps.certMode && { cert_mode: certModeInfo(deps.certMode) }),
     };
     if (wantsJson(req)) {
       res.json(info);
       return;
     }
-    return render(res, 'keys', { title: 'Keys', info });
+    return render(res, 'keys', { title: 'Keys', info, basePath });
   }
 
   return { showConsole, resend, closeFromConsole, failNext, keys };

@@ -14,6 +14,7 @@ import {
 import { createGatewayHandler } from './openapi.js';
 import { createPagePay } from './page-pay.js';
 import { createViews } from './views.js';
+import { createRotateHandler, type SandboxCertMode } from './cert-mode.js';
 import { createJobRunner } from '../jobs/runner.js';
 
 export type { NotifyTransport, SandboxLogger };
@@ -38,6 +39,8 @@ export interface SandboxGatewayOptions {
   logger?: SandboxLogger;
   /** How often start()'s loop looks for due notification attempts; default 1000 ms. */
   pollIntervalMs?: number;
+  /** Public-key certificate mode: the gateway then signs with its current Alipay certificate's key. */
+  certMode?: SandboxCertMode;
 }
 
 export interface SandboxGateway {
@@ -63,9 +66,14 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   const now = opts.now ?? (() => new Date());
   const logger = opts.logger ?? silentLogger;
   const ctx = { db: opts.db, appId: opts.appId, sellerId: opts.sellerId, now };
+  const certMode = opts.certMode;
+  // Read at every signature, so a certificate rotation takes effect at once.
+  const signingKey = () => (certMode ? certMode.current().privateKey : opts.alipayPrivateKey);
   const notifier = createNotifier({
     db: opts.db,
-    alipayPrivateKey: opts.alipayPrivateKey,
+    get alipayPrivateKey() {
+      return signingKey();
+    },
     transport: opts.transport ?? fetchNotifyTransport,
     timeScale: opts.timeScale ?? 1,
     now,
@@ -77,17 +85,30 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   const gateway = createGatewayHandler({
     ctx,
     appPublicKey: opts.appPublicKey,
-    alipayPrivateKey: opts.alipayPrivateKey,
+    get alipayPrivateKey() {
+      return signingKey();
+    },
+    certMode,
     notifier,
     pagePay,
     views,
     logger,
   });
-  const cashier = createCashier({ ctx, alipayPrivateKey: opts.alipayPrivateKey, notifier, views });
+  const cashier = createCashier({
+    ctx,
+    get alipayPrivateKey() {
+      return signingKey();
+    },
+    notifier,
+    views,
+  });
   const devConsole = createConsole({
     ctx,
     appPublicKey: opts.appPublicKey,
-    alipayPublicKey: opts.alipayPublicKey,
+    get alipayPublicKey() {
+      return certMode ? certMode.current().publicKey : opts.alipayPublicKey;
+    },
+    certMode,
     basePath,
     gatewayPath,
     notifier,
@@ -108,6 +129,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   router.post('/console/fail-next', formBody, devConsole.failNext);
   router.post('/console/trades/:id/resend', devConsole.resend);
   router.post('/console/trades/:id/close', devConsole.closeFromConsole);
+  router.post('/console/rotate-alipay-cert', createRotateHandler(certMode, basePath));
 
   return {
     router,

@@ -1,5 +1,7 @@
 // Standalone sandbox gateway (`npm run sandbox`): the emulator on its own port, for pointing any
-// Alipay client at it. SANDBOX_PORT (3999), DATA_DIR (./data), DATABASE_URL (embedded PostgreSQL).
+// Alipay client at it. SANDBOX_PORT (3999), DATA_DIR (./data), DATABASE_URL (embedded PostgreSQL),
+// SANDBOX_CERT_MODE=true for public-key certificate mode.
+// `npm run sandbox -- cert-mode --out <dir>` writes the certificate-mode files for another integration.
 import type { Server } from 'node:http';
 import path from 'node:path';
 import express from 'express';
@@ -9,6 +11,40 @@ import { openDatabase } from '../db/database.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { createSandboxGateway } from './gateway.js';
 import { ensureSandboxKeys, gatewayKeyOptions } from './keys.js';
+import { ensureSandboxCertMode, exportCertModeFiles } from './cert-mode.js';
+
+const args = process.argv.slice(2);
+
+if (args[0] === 'cert-mode') {
+  await runMain(
+    async ({ config }) => {
+      const outIndex = args.indexOf('--out');
+      const out = outIndex >= 0 ? args[outIndex + 1] : undefined;
+      if (out === undefined || out === '') {
+        console.error('usage: npm run sandbox -- cert-mode --out <dir>');
+        process.exit(2);
+      }
+      const keysDir = path.join(config.dataDir, 'keys');
+      const keys = await ensureSandboxKeys(keysDir);
+      const files = await exportCertModeFiles(keysDir, keys, out);
+      console.log(
+        [
+          `Certificate-mode files written to ${path.resolve(out)}. Start the sandbox with SANDBOX_CERT_MODE=true npm run sandbox, then use:`,
+          '',
+          `ALIPAY_GATEWAY=http://localhost:${config.sandboxPort}/sandbox/gateway.do`,
+          `ALIPAY_APP_ID=${keys.appId}`,
+          `ALIPAY_APP_PRIVATE_KEY_FILE=${files.appPrivateKey}`,
+          `ALIPAY_APP_CERT_FILE=${files.appCert}`,
+          `ALIPAY_CERT_FILE=${files.alipayCert}`,
+          `ALIPAY_ROOT_CERT_FILE=${files.rootCert}`,
+          `ALIPAY_SELLER_ID=${keys.sellerId}`,
+        ].join('\n'),
+      );
+    },
+    { signals: false },
+  );
+  process.exit(0);
+}
 
 await runMain(async ({ config, logger, onShutdown }) => {
   const port = config.sandboxPort;
@@ -16,10 +52,13 @@ await runMain(async ({ config, logger, onShutdown }) => {
   onShutdown('database server', () => database.close());
   const db = createDb(database.url);
   onShutdown('database pool', () => db.$disconnect());
-  const keys = await ensureSandboxKeys(path.join(config.dataDir, 'keys'));
+  const keysDir = path.join(config.dataDir, 'keys');
+  const keys = await ensureSandboxKeys(keysDir);
+  const certMode = config.sandboxCertMode ? await ensureSandboxCertMode(keysDir, keys) : undefined;
   const sandbox = createSandboxGateway({
     db,
     ...gatewayKeyOptions(keys),
+    ...(certMode && { certMode: certMode.state }),
     basePath: '/sandbox',
     timeScale: config.sandboxTimeScale,
     logger: logger.child({ component: 'sandbox' }),
@@ -47,7 +86,13 @@ await runMain(async ({ config, logger, onShutdown }) => {
       `app_id:                 ${keys.appId}`,
       `seller_id:              ${keys.sellerId}`,
       `App private key:        ${keys.files.appPrivateKey}`,
-      `Alipay public key:      ${keys.files.alipayPublicKey}`,
+      ...(certMode
+        ? [
+            `App certificate:        ${certMode.files.appCert}`,
+            `Alipay certificate:     ${certMode.files.alipayCert}`,
+            `Alipay root bundle:     ${certMode.files.rootCert}`,
+          ]
+        : [`Alipay public key:      ${keys.files.alipayPublicKey}`]),
     ].join('\n'),
   );
 });

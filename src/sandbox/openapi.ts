@@ -21,6 +21,7 @@ import {
 import { findRefund } from './trade-queries.js';
 import { amount, closeTrade, findTrade, refundTrade, tradeNotExist, type SandboxTrade, type TradeContext } from './trades.js';
 import type { Views } from './views.js';
+import { CERT_DOWNLOAD_METHOD, checkCertSns, downloadAlipayCert, type SandboxCertMode } from './cert-mode.js';
 
 export type { ApiMethod };
 export type Handler = (biz: Record<string, string>) => Promise<Record<string, string>>;
@@ -29,6 +30,7 @@ export interface OpenApiDeps {
   ctx: TradeContext;
   appPublicKey: KeyObject;
   alipayPrivateKey: KeyObject;
+  certMode?: SandboxCertMode | undefined;
   notifier: Notifier;
   pagePay: PagePay;
   views: Views;
@@ -46,7 +48,7 @@ function tradeLookup(biz: Record<string, string>) {
 
 const paid = (t: SandboxTrade) => t.paidAt !== null;
 
-export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier }): Record<ApiMethod, Handler> {
+export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier; certMode?: SandboxCertMode | undefined }): Record<ApiMethod, Handler> {
   const { ctx, notifier } = deps;
 
   async function requireTrade(biz: Record<string, string>): Promise<SandboxTrade> {
@@ -117,6 +119,10 @@ export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier }
         gmt_refund_pay: formatAlipayTime(refund.createdAt),
       });
     },
+
+    async [CERT_DOWNLOAD_METHOD](biz) {
+      return downloadAlipayCert(deps.certMode, biz);
+    },
   };
 }
 
@@ -131,6 +137,7 @@ export function createGatewayHandler(deps: OpenApiDeps) {
       error: flags.error ?? false,
       omitSign: flags.unsigned ?? false,
       escapeSlashes: true,
+      ...(deps.certMode && { certSn: deps.certMode.current().sn }),
     });
     // JSON rather than Alipay's text/html: the body can echo request text, which must not become markup.
     res.status(200).type('application/json; charset=utf-8').send(text);
@@ -145,6 +152,7 @@ export function createGatewayHandler(deps: OpenApiDeps) {
       const parsed = parseGatewayRequest(rawQuery, body);
       method = parsed.params['method'];
       checkSystemParams(parsed, { appId: ctx.appId, appPublicKey: deps.appPublicKey, now: ctx.now() });
+      if (deps.certMode) checkCertSns(parsed.params, deps.certMode);
       if (isPagePayMethod(method)) return await pagePay(res, method, parsed.params);
       if (!isApiMethod(method)) throw new Error(`sandbox: checkSystemParams let through method ${String(method)}`);
       const biz = parseBizContent(parsed.params);

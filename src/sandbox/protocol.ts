@@ -27,6 +27,7 @@ export const API_METHODS = [
   'alipay.trade.close',
   'alipay.trade.refund',
   'alipay.trade.fastpay.refund.query',
+  'alipay.open.app.alipaycert.download',
 ] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 
