@@ -13,6 +13,11 @@ export function createDb(databaseUrl: string, opts: { poolSize?: number } = {}):
   return db;
 }
 
+/** The client's own connection pool (metrics read its counts); undefined for clients made elsewhere. */
+export function poolOf(db: Db): pg.Pool | undefined {
+  return pools.get(db);
+}
+
 /**
  * A plain SQL query on the client's own connection pool, for the few hottest statements (session
  * reads) where Prisma's per-query work shows; falls back to Prisma for clients made elsewhere.

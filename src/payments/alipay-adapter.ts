@@ -11,6 +11,7 @@ import {
   type TradeStatus,
   type Transport,
 } from '../alipay/index.js';
+import { observedClient, type AlipayCallObserver } from './observed-client.js';
 import { storableText } from '../shop/payments/audit.js';
 import { PaymentProviderError, type PaymentProvider, type PaymentReport } from '../shop/payments/port.js';
 
@@ -24,6 +25,10 @@ export interface AlipaySettings {
   pagePayMethod: 'GET' | 'POST';
   /** Injected in tests; defaults to fetch. */
   transport?: Transport;
+  /** Bound on every OpenAPI call (default 10 s): pages that ask Alipay never wait longer. */
+  timeoutMs?: number;
+  /** Hears every OpenAPI call (metrics). */
+  onApiCall?: AlipayCallObserver;
 }
 
 export type PaymentStart = { kind: 'redirect'; url: string } | { kind: 'form'; html: string };
@@ -76,14 +81,16 @@ function formActionSources(gatewayUrl: string): string[] {
 }
 
 export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: string): AlipayPayments {
-  const client = createAlipayClient({
+  const plainClient = createAlipayClient({
     gatewayUrl: settings.gatewayUrl,
     appId: settings.appId,
     privateKey: settings.appPrivateKey,
     alipayPublicKey: settings.alipayPublicKey,
     signType: settings.signType,
     transport: settings.transport,
+    timeoutMs: settings.timeoutMs,
   });
+  const client = settings.onApiCall ? observedClient(plainClient, settings.onApiCall) : plainClient;
   const businessError = (method: string, r: { code: string; subCode?: string; subMsg?: string; msg: string }) =>
     new PaymentProviderError(`${method} failed: ${r.code} ${r.subCode ?? ''} ${r.subMsg ?? r.msg}`);
 
