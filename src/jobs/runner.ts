@@ -22,10 +22,11 @@ function worthLogging(summary: object | void): summary is object {
 
 export interface JobRunnerOptions {
   /**
-   * Asked before each run: false means another instance has this period (src/jobs/claim.ts), and
-   * the run is skipped. Without it every tick runs.
+   * Asked before each run (src/jobs/claim.ts): undefined means another instance has this period
+   * and the run is skipped; otherwise the run happens and the returned release is called after
+   * it. Without it every tick runs.
    */
-  claim?: (name: string, periodMs: number) => Promise<boolean>;
+  claim?: (name: string, periodMs: number) => Promise<(() => Promise<void>) | undefined>;
   /** Hears every tick's outcome (metrics). */
   onRun?: (name: string, outcome: 'ok' | 'failed' | 'skipped', seconds: number) => void;
 }
@@ -39,11 +40,11 @@ export function createJobRunner(logger: JobLogger, opts: JobRunnerOptions = {}):
     if (stopped || running.has(name)) return;
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
-    const claimed = opts.claim ? opts.claim(name, ms) : Promise.resolve(true);
+    const claimed = opts.claim ? opts.claim(name, ms) : Promise.resolve(async () => {});
     const done = claimed
-      .then(async (mine) => {
-        if (!mine) return opts.onRun?.(name, 'skipped', seconds());
-        const summary = await job();
+      .then(async (release) => {
+        if (!release) return opts.onRun?.(name, 'skipped', seconds());
+        const summary = await job().finally(release);
         opts.onRun?.(name, 'ok', seconds());
         if (worthLogging(summary)) logger.info({ job: name, ms: Date.now() - started, ...summary }, `job ${name}`);
       })

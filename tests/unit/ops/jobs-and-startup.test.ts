@@ -9,12 +9,15 @@ describe('job runner', () => {
   it('skips a run when another instance has claimed the period, and reports every outcome', async () => {
     const outcomes: string[] = [];
     let runs = 0;
-    const claims = [true, false];
-    const runner = createJobRunner(quiet, { claim: async () => claims.shift() ?? false, onRun: (name, outcome) => outcomes.push(`${name}:${outcome}`) });
+    let released = 0;
+    const claims: (boolean | undefined)[] = [true, undefined];
+    const claim = async () => (claims.shift() ? async () => void released++ : undefined);
+    const runner = createJobRunner(quiet, { claim, onRun: (name, outcome) => outcomes.push(`${name}:${outcome}`) });
     runner.every('a', 20, async () => void runs++);
     await new Promise((r) => setTimeout(r, 70));
     await runner.stop();
     expect(runs).toBe(1);
+    expect(released).toBe(1);
     expect(outcomes[0]).toBe('a:ok');
     expect(outcomes.slice(1).every((o) => o === 'a:skipped')).toBe(true);
   });
