@@ -127,7 +127,7 @@ class Instance {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  async ready(timeoutMs = 30_000) {
+  async ready(timeoutMs = 60_000) {
     await waitFor(`${this.name} /readyz`, async () => {
       if (!this.alive) throw new Error(`${this.name} exited (${this.child.exitCode ?? this.child.signalCode}):\n${this.output.join('\n')}`);
       return (await http(`${this.base}/readyz`)).status === 200;
