@@ -20,6 +20,9 @@ import { healthRoutes } from './web/routes/health.js';
 import { orderRoutes } from './web/routes/orders.js';
 import { csrfProtection } from './web/csrf.js';
 import { sessionMiddleware } from './web/session.js';
+import { createMetrics, metricsRoutes, type Metrics } from './ops/metrics.js';
+import { createReadiness, readinessRoutes, type Readiness } from './ops/readiness.js';
+import { requestId } from './ops/request-id.js';
 
 export interface AppDeps {
   config: Config;
@@ -31,11 +34,16 @@ export interface AppDeps {
   sessionSecret: string;
   /** The built-in sandbox gateway's routes, mounted at `sandbox.basePath` when it is in use. */
   sandbox?: { basePath: string; router: Router };
+  /** Prometheus metrics (src/ops/metrics.ts); a private registry when omitted. */
+  metrics?: Metrics;
+  /** What /readyz reports; main.ts marks it shutting down first at shutdown. */
+  readiness?: Readiness;
 }
 
 /** Builds the shop; never listens (src/main.ts does). */
 export function createApp(deps: AppDeps): Express {
   const { config, db, logger, payments } = deps;
+  const metrics = deps.metrics ?? createMetrics();
   const app = express();
   app.set('trust proxy', config.trustProxy);
   app.set('view engine', 'ejs');
@@ -51,13 +59,17 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     pinoHttp({
       logger,
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/static/') === true },
+      genReqId: requestId,
+      // Every line logged through req.log carries the request id (reqId), not the whole request.
+      quietReqLogger: true,
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') || req.url?.startsWith('/static/') === true },
       serializers: {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&](sign|biz_content)=)[^&]*/g, '$1…') }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
   );
+  app.use(metrics.requests);
   app.use((_req, res, next) => {
     res.locals.cspNonce = randomBytes(16).toString('base64');
     next();
@@ -78,8 +90,10 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public', 'static'), { maxAge: config.env === 'production' ? '1d' : 0 }));
   app.use(healthRoutes(db));
+  app.use(readinessRoutes(deps.readiness ?? createReadiness(db)));
+  if (config.ops.metricsToken) app.use(metricsRoutes(metrics, { token: config.ops.metricsToken }));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
-  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes };
+  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes, metrics };
   app.use(alipayRoutes(shop));
 
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));

@@ -25,7 +25,7 @@ export async function runMain(main: (boot: Boot) => Promise<void>, opts: { signa
     console.error(errorText(err));
     process.exit(1);
   }
-  const logger = createLogger(opts.logLevel?.(config) ?? config.logLevel);
+  const logger = createLogger(opts.logLevel?.(config) ?? config.logLevel, { pretty: config.env === 'development' && process.stdout.isTTY === true });
   const steps: { name: string; step: () => Promise<void> | void }[] = [];
   let stopping: Promise<never> | undefined;
 

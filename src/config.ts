@@ -40,6 +40,12 @@ const envSchema = z.object({
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   SANDBOX_CERT_MODE: optional(bool),
   SANDBOX_PORT: optional(port),
+  METRICS_PORT: optional(port),
+  METRICS_TOKEN: optional(z.string().min(16, 'must be at least 16 characters')),
+  PAYMENT_EVENT_RETENTION_DAYS: optional(z.coerce.number().int().min(30, 'must be at least 30 (days)').max(36_500)),
+  SHUTDOWN_DELAY_MS: optional(z.coerce.number().int().min(0).max(60_000)),
+  JOBS_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
+  ALIPAY_TIMEOUT_MS: optional(z.coerce.number().int().min(500).max(60_000)),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -73,6 +79,18 @@ export interface Config {
   sandboxPort: number;
   /** The built-in sandbox runs in public-key certificate mode. */
   sandboxCertMode: boolean;
+  ops: {
+    /** Separate listener for /metrics (bound like HOST); undefined = off. */
+    metricsPort: number | undefined;
+    /** Bearer token that opens /metrics on the main port; undefined = not served there. */
+    metricsToken: string | undefined;
+    /** Days payment events are kept; undefined = forever. */
+    paymentEventRetentionDays: number | undefined;
+    /** How long /readyz fails before the server stops taking requests at shutdown. */
+    shutdownDelayMs: number;
+    jobsTimeScale: number;
+    alipayTimeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -97,7 +115,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       parsed.error.issues.map((issue) => {
         const key = issue.path.join('.');
         const value = env[key];
-        const secret = /SECRET|KEY|PASSWORD|DATABASE_URL/.test(key);
+        const secret = /SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL/.test(key);
         const shown = value === undefined || secret ? '' : ` (got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
         return `${key}: ${issue.message}${shown}`;
       }),
@@ -141,6 +159,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (nodeEnv === 'production' && e.ALIPAY_GATEWAY && !e.PUBLIC_BASE_URL) {
     problems.push('PUBLIC_BASE_URL must be set in production: Alipay sends notifications to PUBLIC_BASE_URL/alipay/notify and buyers back to PUBLIC_BASE_URL/alipay/return');
   }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === (e.PORT ?? 3000)) {
+    problems.push('METRICS_PORT must differ from PORT (to serve /metrics on the main port, set METRICS_TOKEN instead)');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const port = e.PORT ?? 3000;
@@ -178,5 +199,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
     sandboxPort: e.SANDBOX_PORT ?? 3999,
     sandboxCertMode: e.SANDBOX_CERT_MODE ?? false,
+    ops: Object.freeze({
+      metricsPort: e.METRICS_PORT,
+      metricsToken: e.METRICS_TOKEN,
+      paymentEventRetentionDays: e.PAYMENT_EVENT_RETENTION_DAYS,
+      shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? 0,
+      jobsTimeScale: e.JOBS_TIME_SCALE ?? 1,
+      alipayTimeoutMs: e.ALIPAY_TIMEOUT_MS ?? 5_000,
+    }),
   });
 }

@@ -1,48 +1,82 @@
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express from 'express';
 import { createApp } from './app.js';
 import { runMain } from './boot.js';
-import { createDb } from './db/client.js';
+import { createDb, poolOf } from './db/client.js';
 import { openDatabase } from './db/database.js';
+import { createJobClaim } from './jobs/claim.js';
 import { createJobRunner } from './jobs/runner.js';
 import { scheduleJobs } from './jobs/schedule.js';
+import { errorText } from './lib/error-text.js';
+import { createMetrics, metricsRoutes } from './ops/metrics.js';
+import { createReadiness, startingHandler } from './ops/readiness.js';
+import { retryWithBackoff } from './ops/wait-for-database.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
 import { NO_EVENTS } from './shop/events.js';
 import { seedIfEmpty } from './shop/seed.js';
 import { resolveSessionSecret, setUpPayments } from './wiring.js';
 
-function listen(app: ReturnType<typeof createApp>, port: number, host: string | undefined): Promise<Server> {
+function listen(server: Server, port: number, host: string | undefined, name = 'PORT'): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
-    const server = app.listen(port, host ?? '', (err?: Error) => (err ? reject(err) : resolve(server)));
     server.once('error', reject);
+    server.listen(port, host ?? '', () => {
+      server.off('error', reject);
+      resolve(server);
+    });
   }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new Error(`Port ${port} is already in use. Stop the other program or set PORT to a free port.`);
+    if (err.code === 'EADDRINUSE') throw new Error(`Port ${port} is already in use. Stop the other program or set ${name} to a free port.`);
     throw err;
   });
 }
 
+function closeServer(server: Server): Promise<void> {
+  const force = setTimeout(() => server.closeAllConnections(), 10_000);
+  force.unref();
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  }).finally(() => clearTimeout(force));
+}
+
 await runMain(async ({ config, logger, onShutdown }) => {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+  const metrics = createMetrics({ processMetrics: true });
+  // Listen at once: while the database is unreachable the process is alive (/healthz) but not
+  // ready (/readyz 503), and retries with backoff instead of exiting into a crash loop.
+  const startup: { lastError?: unknown } = {};
+  let handler: RequestListener = startingHandler(startup);
+  const server = await listen(createServer((req, res) => handler(req, res)), config.port, config.host);
+  if (config.ops.metricsPort !== undefined) {
+    const metricsApp = express().disable('x-powered-by').use(metricsRoutes(metrics, {}));
+    const metricsServer = await listen(createServer(metricsApp), config.ops.metricsPort, config.host, 'METRICS_PORT');
+    onShutdown('metrics server', () => closeServer(metricsServer));
+    logger.info({ port: config.ops.metricsPort }, 'metrics served at /metrics');
+  }
+
+  const database = await retryWithBackoff(() => openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger }), {
+    onRetry: (err, delayMs, tries) => {
+      startup.lastError = err;
+      logger.warn({ err: errorText(err), tries, retryInMs: delayMs }, 'database unreachable; not ready, retrying');
+    },
+  });
   onShutdown('database server', () => database.close());
   const db = createDb(database.url, { poolSize: config.databasePoolSize });
   onShutdown('database pool', () => db.$disconnect());
+  const pool = poolOf(db);
+  if (pool) metrics.watchPool(pool);
 
   if (await seedIfEmpty(db)) logger.info('empty database: sample goods added');
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
-  const payments = createAlipayPayments(settings, config.publicBaseUrl);
+  const payments = createAlipayPayments({ ...settings, timeoutMs: config.ops.alipayTimeoutMs, onApiCall: metrics.alipayCall }, config.publicBaseUrl);
   const events = NO_EVENTS;
-  const app = createApp({ config, db, logger, payments, events, sessionSecret, sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router } });
+  const readiness = createReadiness(db);
+  const app = createApp({ config, db, logger, payments, events, sessionSecret, metrics, readiness, sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router } });
 
-  const server = await listen(app, config.port, config.host);
-  onShutdown('http server', async () => {
+  handler = app;
+  onShutdown('http server', () => {
     logger.info('finishing in-flight requests');
-    const force = setTimeout(() => server.closeAllConnections(), 10_000);
-    force.unref();
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
-    clearTimeout(force);
+    return closeServer(server);
   });
   logger.info({ url: config.publicBaseUrl, database: database.embedded ? 'embedded' : 'external' }, `shop listening on port ${config.port}`);
 
@@ -50,7 +84,16 @@ await runMain(async ({ config, logger, onShutdown }) => {
     sandbox.start();
     onShutdown('sandbox notifier', () => sandbox.stop());
   }
-  const jobs = createJobRunner(logger);
-  scheduleJobs(jobs, { db, provider: payments, events, logger });
+  const jobs = createJobRunner(logger, { claim: createJobClaim(db), onRun: metrics.jobRun });
+  scheduleJobs(jobs, { db, provider: payments, events, logger }, {
+    timeScale: config.ops.jobsTimeScale,
+    paymentEventRetentionDays: config.ops.paymentEventRetentionDays,
+    onTransitions: metrics.orderTransition,
+  });
   onShutdown('jobs', () => jobs.stop());
+  // Registered last, so it runs first: load balancers see /readyz fail, then requests drain.
+  onShutdown('readiness', async () => {
+    readiness.markShuttingDown();
+    if (config.ops.shutdownDelayMs > 0) await sleep(config.ops.shutdownDelayMs);
+  });
 });

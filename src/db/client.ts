@@ -8,9 +8,16 @@ const pools = new WeakMap<Db, pg.Pool>();
 
 export function createDb(databaseUrl: string, opts: { poolSize?: number } = {}): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
-  const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  // A burst (50 copies of a notification) queues for the pool longer than Prisma's default 2 s
+  // maxWait for a transaction; wait as long as the pool itself would before failing.
+  const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }), transactionOptions: { maxWait: 5_000, timeout: 10_000 } });
   pools.set(db, pool);
   return db;
+}
+
+/** The client's own connection pool (metrics read its counts); undefined for clients made elsewhere. */
+export function poolOf(db: Db): pg.Pool | undefined {
+  return pools.get(db);
 }
 
 /**

@@ -20,29 +20,48 @@ function worthLogging(summary: object | void): summary is object {
   return summary !== undefined && Object.values(summary).some((v) => v !== 0 && v !== false && v !== undefined);
 }
 
-export function createJobRunner(logger: JobLogger): JobRunner {
+export interface JobRunnerOptions {
+  /**
+   * Asked before each run (src/jobs/claim.ts): undefined means another instance has this period
+   * and the run is skipped; otherwise the run happens and the returned release is called after
+   * it. Without it every tick runs.
+   */
+  claim?: (name: string, periodMs: number) => Promise<(() => Promise<void>) | undefined>;
+  /** Hears every tick's outcome (metrics). */
+  onRun?: (name: string, outcome: 'ok' | 'failed' | 'skipped', seconds: number) => void;
+}
+
+export function createJobRunner(logger: JobLogger, opts: JobRunnerOptions = {}): JobRunner {
   const timers: NodeJS.Timeout[] = [];
   const running = new Map<string, Promise<void>>();
   let stopped = false;
 
-  const run = (name: string, job: () => Promise<object | void>) => {
+  const run = (name: string, ms: number, job: () => Promise<object | void>) => {
     if (stopped || running.has(name)) return;
     const started = Date.now();
-    const done = job()
-      .then((summary) => {
+    const seconds = () => (Date.now() - started) / 1000;
+    const claimed = opts.claim ? opts.claim(name, ms) : Promise.resolve(async () => {});
+    const done = claimed
+      .then(async (release) => {
+        if (!release) return opts.onRun?.(name, 'skipped', seconds());
+        const summary = await job().finally(release);
+        opts.onRun?.(name, 'ok', seconds());
         if (worthLogging(summary)) logger.info({ job: name, ms: Date.now() - started, ...summary }, `job ${name}`);
       })
-      .catch((err: unknown) => logger.error({ err, job: name }, `job ${name} failed: ${errorText(err)}`))
+      .catch((err: unknown) => {
+        opts.onRun?.(name, 'failed', seconds());
+        logger.error({ err, job: name }, `job ${name} failed: ${errorText(err)}`);
+      })
       .finally(() => running.delete(name));
     running.set(name, done);
   };
 
   return {
     every(name, ms, job) {
-      const timer = setInterval(() => run(name, job), ms);
+      const timer = setInterval(() => run(name, ms, job), ms);
       timer.unref();
       timers.push(timer);
-      run(name, job);
+      run(name, ms, job);
     },
     async stop() {
       stopped = true;

@@ -1,19 +1,41 @@
 import type { Db } from '../db/client.js';
+import { createRateLimiter } from '../db/rate-limiter.js';
 import type { Logger } from '../logger.js';
 import type { PaymentDeps } from '../shop/payments/confirm.js';
 import { sweepExpiredOrders } from '../shop/payments/expiry.js';
 import { purgeExpiredSessions } from '../db/session-store.js';
+import { purgePaymentEvents } from '../shop/payments/retention.js';
 import type { JobRunner } from './runner.js';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+export interface ScheduleOptions {
+  /** Shrinks every period (tests run the jobs every second or so); 1 in production. */
+  timeScale?: number;
+  /** Payment events older than this many days are deleted; undefined keeps them forever. */
+  paymentEventRetentionDays?: number;
+  /** Hears the orders the sweep moved (metrics). */
+  onTransitions?: (status: 'EXPIRED' | 'PAID', count: number) => void;
+}
 
 /** Every periodic job of the shop, in one place. */
-export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; logger: Logger }) {
+export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; logger: Logger }, opts: ScheduleOptions = {}) {
+  const period = (ms: number) => Math.max(100, Math.round(ms * (opts.timeScale ?? 1)));
   // Unpaid orders past their deadline: asked at Alipay first, then expired (or confirmed).
-  runner.every('expiry sweep', MINUTE, () =>
-    sweepExpiredOrders(deps, {
+  runner.every('expiry sweep', period(MINUTE), async () => {
+    const result = await sweepExpiredOrders(deps, {
       onError: (outTradeNo, err) => deps.logger.warn({ err, outTradeNo }, 'expiry check failed; will retry next sweep'),
-    }),
-  );
-  runner.every('session purge', MINUTE, async () => ({ purged: await purgeExpiredSessions(deps.db) }));
+    });
+    opts.onTransitions?.('EXPIRED', result.expired);
+    opts.onTransitions?.('PAID', result.paid);
+    return result;
+  });
+  runner.every('session purge', period(MINUTE), async () => ({ purged: await purgeExpiredSessions(deps.db) }));
+  const limiter = createRateLimiter(deps.db);
+  runner.every('rate limit purge', period(MINUTE), async () => ({ purged: await limiter.purgeExpired() }));
+  const days = opts.paymentEventRetentionDays;
+  if (days !== undefined) {
+    runner.every('payment event retention', period(HOUR), async () => ({ purged: await purgePaymentEvents(deps.db, days) }));
+  }
 }

@@ -14,6 +14,7 @@ import {
   type TradeStatus,
   type Transport,
 } from '../alipay/index.js';
+import { observedClient, type AlipayCallObserver } from './observed-client.js';
 import { storableText } from '../shop/payments/audit.js';
 import { PaymentProviderError, type PaymentProvider, type PaymentReport } from '../shop/payments/port.js';
 
@@ -32,6 +33,10 @@ export interface AlipaySettings {
    * (configured + downloaded on rotation). `alipayPublicKey` is the configured certificate's key.
    */
   certificates?: CertSns & { keyring: AlipayCertKeyring };
+  /** Bound on every OpenAPI call (default 10 s): pages that ask Alipay never wait longer. */
+  timeoutMs?: number;
+  /** Hears every OpenAPI call (metrics). */
+  onApiCall?: AlipayCallObserver;
 }
 
 export type PaymentStart = { kind: 'redirect'; url: string } | { kind: 'form'; html: string };
@@ -84,7 +89,7 @@ function formActionSources(gatewayUrl: string): string[] {
 }
 
 export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: string): AlipayPayments {
-  const client = createAlipayClient({
+  const plainClient = createAlipayClient({
     gatewayUrl: settings.gatewayUrl,
     appId: settings.appId,
     privateKey: settings.appPrivateKey,
@@ -92,7 +97,9 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
     signType: settings.signType,
     transport: settings.transport,
     certificates: settings.certificates,
+    timeoutMs: settings.timeoutMs,
   });
+  const client = settings.onApiCall ? observedClient(plainClient, settings.onApiCall) : plainClient;
   const certSns: CertSns | undefined = settings.certificates && {
     appCertSn: settings.certificates.appCertSn,
     alipayRootCertSn: settings.certificates.alipayRootCertSn,

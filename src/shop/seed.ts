@@ -18,8 +18,8 @@ export async function seedGoods(db: Db): Promise<{ created: number; updated: num
   for (const goods of SEED_GOODS) {
     const existing = await db.goods.findUnique({ where: { name: goods.name } });
     if (!existing) {
-      await db.goods.create({ data: goods });
-      created++;
+      // Several instances may seed the same empty database at once: a name already taken is fine.
+      created += (await db.goods.createMany({ data: [goods], skipDuplicates: true })).count;
     } else if (
       existing.priceFen !== goods.priceFen ||
       existing.description !== goods.description ||

@@ -21,11 +21,23 @@ export function alipayRoutes(deps: ShopRouteDeps): Router {
     } catch (err) {
       if (!(err instanceof AlipayError)) throw err;
       const reason = err instanceof AlipayNotificationError ? `${err.reason}: ${err.message}` : err.message;
-      req.log?.warn({ reason }, 'alipay notification rejected');
-      await recordRejectedNotification(db, raw, reason, peekNotification(raw));
+      const hints = peekNotification(raw);
+      req.log?.warn({ outTradeNo: hints.outTradeNo, notifyId: hints.notifyId, outcome: 'rejected', reason }, 'alipay notification rejected');
+      deps.metrics?.notification('rejected');
+      await recordRejectedNotification(db, raw, reason, hints);
       return res.status(400).type('text/plain').send('fail');
     }
-    const result = await confirmPayment(paymentDeps(deps), read.report);
+    let result: Awaited<ReturnType<typeof confirmPayment>>;
+    try {
+      result = await confirmPayment(paymentDeps(deps), read.report);
+    } catch (err) {
+      // Not stored (the database failed us): anything but `success` makes Alipay send it again.
+      req.log?.error({ err, outTradeNo: read.report.outTradeNo, notifyId: read.report.notifyId, outcome: 'error' }, 'alipay notification not applied');
+      deps.metrics?.notification('error');
+      throw err;
+    }
+    deps.metrics?.notification(result.outcome);
+    if (result.outcome === 'applied') deps.metrics?.orderTransition(result.status);
     req.log?.info({ outTradeNo: read.report.outTradeNo, notifyId: read.report.notifyId, ...result }, 'alipay notification');
     if (result.outcome === 'rejected') return res.status(400).type('text/plain').send('fail');
     // Only now, after the commit: anything but exactly `success` makes Alipay retry.

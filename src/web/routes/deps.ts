@@ -1,6 +1,7 @@
 import type { Db } from '../../db/client.js';
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import type { ShopEvents } from '../../shop/events.js';
+import type { Metrics } from '../../ops/metrics.js';
 import type { PaymentDeps } from '../../shop/payments/confirm.js';
 
 export interface ShopRouteDeps {
@@ -8,6 +9,8 @@ export interface ShopRouteDeps {
   payments: AlipayPayments;
   events: ShopEvents;
   ttlMinutes: number;
+  /** Counts notifications by outcome and the transitions they make (src/ops/metrics.ts). */
+  metrics?: Pick<Metrics, 'notification' | 'orderTransition'>;
 }
 
 /** What the shop's payment use cases need, from the routes' dependencies. */

@@ -7,6 +7,8 @@ import { parseGoodsId, parseQuantity } from '../input.js';
 import { saveSession } from '../session.js';
 import { paymentDeps, type ShopRouteDeps } from './deps.js';
 
+const CHECK_FAILED = 'Alipay could not be reached just now to check this payment; the status shown is ours. If you paid, it will be confirmed as soon as Alipay answers.';
+
 const MOBILE_UA = /Mobi|Android|iPhone|iPod|HarmonyOS|MicroMessenger/i;
 
 export function orderJson(order: OrderWithItems) {
@@ -64,12 +66,16 @@ export function orderRoutes(deps: ShopRouteDeps): Router {
   });
 
   router.get('/orders/:outTradeNo', async (req, res) => {
+    let checkFailed = false;
     const order = await viewOrder(paymentDeps(deps), req.params.outTradeNo, {
       check: req.query.check === '1',
-      onCheckError: (err) => req.log?.warn({ err, outTradeNo: req.params.outTradeNo }, 'could not check the order with Alipay; showing our state'),
+      onCheckError: (err) => {
+        checkFailed = true;
+        req.log?.warn({ err, outTradeNo: req.params.outTradeNo }, 'could not check the order with Alipay; showing our state');
+      },
     });
-    if (wantsJson(req)) return res.json(orderJson(order));
-    res.render('orders/show', { title: `Order ${order.outTradeNo}`, order, payable: isPayable(order), returned: req.query.returned === '1' });
+    if (wantsJson(req)) return res.json({ ...orderJson(order), ...(checkFailed ? { checkFailed: CHECK_FAILED } : {}) });
+    res.render('orders/show', { title: `Order ${order.outTradeNo}`, order, payable: isPayable(order), returned: req.query.returned === '1', checkFailed: checkFailed ? CHECK_FAILED : undefined });
   });
 
   router.post('/orders/:outTradeNo/pay', async (req, res) => {
