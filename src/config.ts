@@ -36,6 +36,7 @@ const envSchema = z.object({
   ALIPAY_SANDBOX_IN_PRODUCTION: optional(bool),
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   SANDBOX_PORT: optional(port),
+  SANDBOX_BILL_TODAY: optional(bool),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -65,6 +66,7 @@ export interface Config {
   };
   sandboxTimeScale: number;
   sandboxPort: number;
+  sandboxBillToday: boolean;
 }
 
 export class ConfigError extends Error {
@@ -141,5 +143,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }),
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
     sandboxPort: e.SANDBOX_PORT ?? 3999,
+    sandboxBillToday: e.SANDBOX_BILL_TODAY ?? false,
   });
 }

@@ -66,6 +66,7 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
     ...gatewayKeyOptions(keys),
     basePath: SANDBOX_BASE_PATH,
     timeScale: config.sandboxTimeScale,
+    billToday: config.sandboxBillToday,
     logger: logger.child({ component: 'sandbox' }),
   });
   logger.warn({ gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`, appId: keys.appId }, 'using the built-in Alipay sandbox gateway: no real money');

@@ -11,8 +11,10 @@ import {
   type TradeStatus,
   type Transport,
 } from '../alipay/index.js';
+import { downloadBill, readTradeBill, type BillDownloadOptions, type TradeBill } from '../alipay/bill.js';
 import { storableText } from '../shop/payments/audit.js';
 import { PaymentProviderError, type PaymentProvider, type PaymentReport } from '../shop/payments/port.js';
+import type { BillEntry, BillSource } from '../shop/payments/reconciliation.js';
 
 export interface AlipaySettings {
   appId: string;
@@ -24,12 +26,16 @@ export interface AlipaySettings {
   pagePayMethod: 'GET' | 'POST';
   /** Injected in tests; defaults to fetch. */
   transport?: Transport;
+  /** The clock requests are signed with (tests); default the system clock. */
+  now?: () => Date;
+  /** Size and time limits of the bill download. */
+  billDownload?: BillDownloadOptions;
 }
 
 export type PaymentStart = { kind: 'redirect'; url: string } | { kind: 'form'; html: string };
 
 /** Alipay as the shop's payment provider, plus what the web layer needs to send buyers there and read what comes back. */
-export interface AlipayPayments extends PaymentProvider {
+export interface AlipayPayments extends PaymentProvider, BillSource {
   /** Origins the buyer's browser is sent through, for the CSP form-action directive. */
   formActionSources: string[];
   startPayment(
@@ -83,6 +89,7 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
     alipayPublicKey: settings.alipayPublicKey,
     signType: settings.signType,
     transport: settings.transport,
+    now: settings.now,
   });
   const businessError = (method: string, r: { code: string; subCode?: string; subMsg?: string; msg: string }) =>
     new PaymentProviderError(`${method} failed: ${r.code} ${r.subCode ?? ''} ${r.subMsg ?? r.msg}`);
@@ -118,6 +125,18 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
       if (result.kind === 'status-error') return 'busy';
       throw businessError('alipay.trade.close', result);
     },
+    async tradeBill(date) {
+      const method = 'alipay.data.dataservice.bill.downloadurl.query';
+      const answer = await client.downloadBillUrl(date, 'trade');
+      if (answer.kind === 'no-bill') return { kind: 'not-ready', reason: `no bill for ${date} yet (${answer.subCode}${answer.subMsg ? ` ${answer.subMsg}` : ''})` };
+      if (answer.kind === 'business-error') throw businessError(method, answer);
+      // The URL came in the verified answer; downloadBill fetches only from its host.
+      const bill = readTradeBill(await downloadBill(answer.url, settings.billDownload));
+      if (settings.sellerId && bill.account !== `${settings.sellerId}0156`) {
+        throw new PaymentProviderError(`the bill for ${date} is for account ${bill.account}, not ${settings.sellerId}0156`);
+      }
+      return { kind: 'bill', entries: billEntries(bill) };
+    },
     startPayment(order, opts) {
       const params = buildPagePayParams({
         appId: settings.appId,
@@ -143,6 +162,21 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
       return { outTradeNo: verifyReturn(queryString, settings.alipayPublicKey).outTradeNo };
     },
   };
+}
+
+function billEntries(bill: TradeBill): BillEntry[] {
+  return bill.records.map((r) => {
+    const entry: BillEntry = {
+      kind: r.kind,
+      outTradeNo: r.outTradeNo,
+      tradeNo: r.tradeNo,
+      amountFen: Math.abs(r.orderAmountFen),
+      at: r.finishedAt,
+      raw: `${bill.fileName} line ${r.line}`,
+    };
+    if (r.outRequestNo !== undefined) entry.outRequestNo = r.outRequestNo;
+    return entry;
+  });
 }
 
 /** A raw request body as text for the audit trail (form bodies are ASCII; anything else is kept byte for byte as latin1). */

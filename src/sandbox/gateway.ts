@@ -4,6 +4,7 @@ import express, { type Router } from 'express';
 import type { Db } from '../db/client.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { createCashier } from './cashier.js';
+import { createSandboxBills } from './bill.js';
 import { createConsole } from './console.js';
 import {
   createNotifier,
@@ -38,6 +39,8 @@ export interface SandboxGatewayOptions {
   logger?: SandboxLogger;
   /** How often start()'s loop looks for due notification attempts; default 1000 ms. */
   pollIntervalMs?: number;
+  /** SANDBOX_BILL_TODAY: serve today's trade bill (so far) instead of "no bill yet". */
+  billToday?: boolean;
 }
 
 export interface SandboxGateway {
@@ -74,11 +77,19 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   const jobs = createJobRunner(logger);
   const views = createViews({ basePath, gatewayPath });
   const pagePay = createPagePay({ ctx, basePath });
+  const bills = createSandboxBills({
+    ctx,
+    alipayPrivateKey: opts.alipayPrivateKey,
+    alipayPublicKey: opts.alipayPublicKey,
+    basePath,
+    billToday: opts.billToday ?? false,
+  });
   const gateway = createGatewayHandler({
     ctx,
     appPublicKey: opts.appPublicKey,
     alipayPrivateKey: opts.alipayPrivateKey,
     notifier,
+    bills,
     pagePay,
     views,
     logger,
@@ -108,6 +119,10 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   router.post('/console/fail-next', formBody, devConsole.failNext);
   router.post('/console/trades/:id/resend', devConsole.resend);
   router.post('/console/trades/:id/close', devConsole.closeFromConsole);
+  router.get('/downloadBillFile.resource', bills.download);
+  router.get('/console/bill', bills.downloadFromConsole);
+  router.post('/console/bill/payment', formBody, bills.injectPayment);
+  router.post('/console/trades/:id/refund-outside', formBody, bills.refundOutside);
 
   return {
     router,

@@ -22,6 +22,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
     ...gatewayKeyOptions(keys),
     basePath: '/sandbox',
     timeScale: config.sandboxTimeScale,
+    billToday: config.sandboxBillToday,
     logger: logger.child({ component: 'sandbox' }),
   });
 

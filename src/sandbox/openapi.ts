@@ -18,18 +18,21 @@ import {
   successBody,
   type ApiMethod,
 } from './protocol.js';
+import type { SandboxBills } from './bill.js';
 import { findRefund } from './trade-queries.js';
 import { amount, closeTrade, findTrade, refundTrade, tradeNotExist, type SandboxTrade, type TradeContext } from './trades.js';
 import type { Views } from './views.js';
 
 export type { ApiMethod };
-export type Handler = (biz: Record<string, string>) => Promise<Record<string, string>>;
+/** `origin` is the gateway's own origin as the caller reached it (for URLs in answers). */
+export type Handler = (biz: Record<string, string>, request: { origin: string }) => Promise<Record<string, string>>;
 
 export interface OpenApiDeps {
   ctx: TradeContext;
   appPublicKey: KeyObject;
   alipayPrivateKey: KeyObject;
   notifier: Notifier;
+  bills: SandboxBills;
   pagePay: PagePay;
   views: Views;
   logger: SandboxLogger;
@@ -46,8 +49,8 @@ function tradeLookup(biz: Record<string, string>) {
 
 const paid = (t: SandboxTrade) => t.paidAt !== null;
 
-export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier }): Record<ApiMethod, Handler> {
-  const { ctx, notifier } = deps;
+export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier; bills: SandboxBills }): Record<ApiMethod, Handler> {
+  const { ctx, notifier, bills } = deps;
 
   async function requireTrade(biz: Record<string, string>): Promise<SandboxTrade> {
     const trade = await findTrade(ctx, tradeLookup(biz));
@@ -117,6 +120,8 @@ export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier }
         gmt_refund_pay: formatAlipayTime(refund.createdAt),
       });
     },
+
+    'alipay.data.dataservice.bill.downloadurl.query': (biz, request) => bills.downloadUrlQuery(biz, request),
   };
 }
 
@@ -148,7 +153,7 @@ export function createGatewayHandler(deps: OpenApiDeps) {
       if (isPagePayMethod(method)) return await pagePay(res, method, parsed.params);
       if (!isApiMethod(method)) throw new Error(`sandbox: checkSystemParams let through method ${String(method)}`);
       const biz = parseBizContent(parsed.params);
-      sendApi(res, method, await api[method](biz));
+      sendApi(res, method, await api[method](biz, { origin: `${req.protocol}://${req.get('host') ?? 'localhost'}` }));
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       logger.warn({ method, subCode: err.subCode, subMsg: err.subMsg }, 'sandbox gateway refused a request');

@@ -27,6 +27,7 @@ export const API_METHODS = [
   'alipay.trade.close',
   'alipay.trade.refund',
   'alipay.trade.fastpay.refund.query',
+  'alipay.data.dataservice.bill.downloadurl.query',
 ] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 
