@@ -181,9 +181,12 @@ export function parseDetailFile(text: string, fileName: string): TradeBill {
         endIndex = i;
         break;
       }
-      fail('a comment line inside the list that is not the end marker', i);
+      fail('a comment line inside the list (is the end marker missing?)', i);
     }
-    if (line.trim() === '') fail('an empty line inside the list (the file may be truncated)', i);
+    if (line.trim() === '') {
+      if (lines.slice(i).every((l) => l.trim() === '')) break;
+      fail('an empty line inside the list (the file may be truncated)', i);
+    }
     records.push(parseRow(splitCsvLine(line), i, fail));
   }
   if (endIndex < 0) fail(`no end marker (${DETAIL_END.slice(0, 50)}…): the file is truncated`, lines.length - 1);
