@@ -99,7 +99,12 @@ export function splitCsvLine(line: string): string[] {
 }
 
 // Id-like cells end with a tab (so spreadsheets keep them as text); some exports pad with spaces.
-const clean = (cell: string | undefined): string => (cell ?? '').replace(/^[\t ]+|[\t ]+$/g, '');
+const clean = (cell: string | undefined): string => {
+  if (cell === undefined) return '';
+  const last = cell.charCodeAt(cell.length - 1);
+  const first = cell.charCodeAt(0);
+  return first === 9 || first === 32 || last === 9 || last === 32 ? cell.replace(/^[\t ]+|[\t ]+$/g, '') : cell;
+};
 
 const TOTAL_PAYMENTS = /^#交易合计：(\d+)笔，商家实收共(-?[\d.]+)元/;
 const TOTAL_REFUNDS = /^#退款合计：(\d+)笔，商家实收退款共(-?[\d.]+)元/;
@@ -141,7 +146,23 @@ export function readTradeBill(zip: Uint8Array, opts: ReadBillOptions = {}): Trad
   const fileName = entryName(detailRaw);
   const bytes = files[detailRaw];
   if (!bytes) throw new AlipayBillError('the detail entry could not be extracted', { file: fileName });
-  return parseDetailFile(iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'gbk'), fileName);
+  return parseDetailFile(decodeGbk(bytes, fileName), fileName);
+}
+
+// Node's ICU decoder is native and strict (bytes that are not GBK are an error, not U+FFFD);
+// iconv-lite where Node was built without full ICU.
+function decodeGbk(bytes: Uint8Array, fileName: string): string {
+  let decoder;
+  try {
+    decoder = new TextDecoder('gbk', { fatal: true });
+  } catch {
+    return iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'gbk');
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new AlipayBillError('the file is not valid GBK text', { file: fileName });
+  }
 }
 
 /** Parses the decoded text of a 业务明细 file. */
@@ -228,41 +249,44 @@ function formatSigned(fen: number): string {
 
 function parseRow(cells: string[], index: number, fail: (message: string, index?: number) => never): BillRecord {
   if (cells.length < DETAIL_COLUMNS.length) fail(`${cells.length} columns, expected ${DETAIL_COLUMNS.length}`, index);
-  const cell = (c: number) => clean(cells[c]);
-  const kindText = cell(COL.kind);
+  const kindText = clean(cells[COL.kind]);
   if (kindText !== KIND_PAYMENT && kindText !== KIND_REFUND) fail(`业务类型 ${JSON.stringify(kindText)} is neither ${KIND_PAYMENT} nor ${KIND_REFUND}`, index);
   const kind = kindText === KIND_PAYMENT ? 'payment' : 'refund';
-  const tradeNo = cell(COL.tradeNo);
+  const tradeNo = clean(cells[COL.tradeNo]);
   if (!/^\w{1,64}$/.test(tradeNo)) fail(`支付宝交易号 ${JSON.stringify(tradeNo)} is not a trade number`, index);
-  const outTradeNo = cell(COL.outTradeNo);
+  const outTradeNo = clean(cells[COL.outTradeNo]);
   if (outTradeNo.length > 64) fail('商户订单号 is longer than 64 characters', index);
-  const time = (c: number, name: string): Date => {
-    try {
-      return parseAlipayTime(cell(c));
-    } catch {
-      return fail(`${name} ${JSON.stringify(cell(c))} is not a time (yyyy-MM-dd HH:mm:ss)`, index);
-    }
-  };
-  const money = (c: number, name: string): number => {
-    const fen = parseSignedAmount(cell(c));
-    if (fen === undefined) return fail(`${name} ${JSON.stringify(cell(c))} is not an amount`, index);
-    if (kind === 'payment' ? fen < 0 : fen > 0) fail(`${name} ${cell(c)} has the wrong sign for a ${kindText} row`, index);
-    return fen;
-  };
   const record: BillRecord = {
     kind,
     tradeNo,
     outTradeNo,
-    subject: cell(COL.subject),
-    createdAt: time(COL.createdAt, '创建时间'),
-    finishedAt: time(COL.finishedAt, '完成时间'),
-    orderAmountFen: money(COL.orderAmount, '订单金额'),
-    receivedFen: money(COL.received, '商家实收'),
+    subject: clean(cells[COL.subject]),
+    createdAt: timeCell(cells, COL.createdAt, '创建时间', index, fail),
+    finishedAt: timeCell(cells, COL.finishedAt, '完成时间', index, fail),
+    orderAmountFen: moneyCell(cells, COL.orderAmount, '订单金额', kind, index, fail),
+    receivedFen: moneyCell(cells, COL.received, '商家实收', kind, index, fail),
     line: index + 1,
   };
-  const outRequestNo = cell(COL.outRequestNo);
+  const outRequestNo = clean(cells[COL.outRequestNo]);
   if (outRequestNo) record.outRequestNo = outRequestNo;
   return record;
+}
+
+function timeCell(cells: string[], c: number, name: string, index: number, fail: (message: string, index?: number) => never): Date {
+  const text = clean(cells[c]);
+  try {
+    return parseAlipayTime(text);
+  } catch {
+    return fail(`${name} ${JSON.stringify(text)} is not a time (yyyy-MM-dd HH:mm:ss)`, index);
+  }
+}
+
+function moneyCell(cells: string[], c: number, name: string, kind: BillRecord['kind'], index: number, fail: (message: string, index?: number) => never): number {
+  const text = clean(cells[c]);
+  const fen = parseSignedAmount(text);
+  if (fen === undefined) return fail(`${name} ${JSON.stringify(text)} is not an amount`, index);
+  if (kind === 'payment' ? fen < 0 : fen > 0) fail(`${name} ${text} has the wrong sign for a ${kind === 'payment' ? KIND_PAYMENT : KIND_REFUND} row`, index);
+  return fen;
 }
 
 export interface BillDownloadOptions {

@@ -164,7 +164,7 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
   };
 }
 
-function billEntries(bill: TradeBill): BillEntry[] {
+export function billEntries(bill: TradeBill): BillEntry[] {
   return bill.records.map((r) => {
     const entry: BillEntry = {
       kind: r.kind,
