@@ -332,45 +332,50 @@ async function storeRun(
 ): Promise<RunSummary> {
   const { bill, shop, matched } = r.totals;
   const status: ReconciliationStatus = r.differences.length === 0 ? 'MATCHED' : 'DIFFERENCES';
-  const big = (n: number | null) => (n === null ? null : BigInt(n));
-  const id = await db.$transaction(
-    async (tx) => {
-      // Re-runs of one date replace each other whole; concurrent ones take turns.
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`reconciliation:${r.date}:${TRADE}`}))`;
-      await tx.reconciliationRun.deleteMany({ where: { billDate: r.date, billType: TRADE } });
-      const run = await tx.reconciliationRun.create({
-        data: {
-          billDate: r.date,
-          billType: TRADE,
-          status,
-          startedAt: r.startedAt,
-          finishedAt: r.finishedAt,
-          billPaymentCount: bill.payments.count,
-          billPaymentFen: BigInt(bill.payments.fen),
-          billRefundCount: bill.refunds.count,
-          billRefundFen: BigInt(bill.refunds.fen),
-          shopPaymentCount: shop.payments.count,
-          shopPaymentFen: BigInt(shop.payments.fen),
-          shopRefundCount: shop.refunds.count,
-          shopRefundFen: BigInt(shop.refunds.fen),
-          matchedPaymentCount: matched.payments.count,
-          matchedPaymentFen: BigInt(matched.payments.fen),
-          matchedRefundCount: matched.refunds.count,
-          matchedRefundFen: BigInt(matched.refunds.fen),
-          differenceCount: r.differences.length,
-          confirmedCount: r.confirmedCount,
-        },
-        select: { id: true },
-      });
-      for (let i = 0; i < r.differences.length; i += 5_000) {
-        await tx.reconciliationDifference.createMany({
-          data: r.differences.slice(i, i + 5_000).map((d) => ({ ...d, runId: run.id, billFen: big(d.billFen), shopFen: big(d.shopFen) })),
-        });
-      }
-      return run.id;
-    },
-    { timeout: 120_000, maxWait: 10_000 },
-  );
+  const d = r.differences;
+  const col = <K extends keyof Difference>(k: K) => d.map((x) => x[k]);
+  const lockKey = `reconciliation:${r.date}:${TRADE}`;
+  // One statement writes the run and swaps its differences, after the date's lock, so re-runs of a
+  // date (even concurrent ones) replace each other whole. A lost commit costs nothing but a re-run.
+  const [, , rows] = await db.$transaction([
+    db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockKey}))`,
+    db.$executeRaw`SET LOCAL synchronous_commit = off`,
+    db.$queryRaw<{ id: number }[]>`
+      WITH run AS (
+        INSERT INTO reconciliation_runs (bill_date, bill_type, status, started_at, finished_at,
+          bill_payment_count, bill_payment_fen, bill_refund_count, bill_refund_fen,
+          shop_payment_count, shop_payment_fen, shop_refund_count, shop_refund_fen,
+          matched_payment_count, matched_payment_fen, matched_refund_count, matched_refund_fen,
+          difference_count, confirmed_count)
+        VALUES (${r.date}, ${TRADE}, ${status}::"ReconciliationStatus", ${r.startedAt}, ${r.finishedAt},
+          ${bill.payments.count}, ${bill.payments.fen}, ${bill.refunds.count}, ${bill.refunds.fen},
+          ${shop.payments.count}, ${shop.payments.fen}, ${shop.refunds.count}, ${shop.refunds.fen},
+          ${matched.payments.count}, ${matched.payments.fen}, ${matched.refunds.count}, ${matched.refunds.fen},
+          ${d.length}, ${r.confirmedCount})
+        ON CONFLICT (bill_date, bill_type) DO UPDATE SET
+          status = EXCLUDED.status, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+          bill_payment_count = EXCLUDED.bill_payment_count, bill_payment_fen = EXCLUDED.bill_payment_fen,
+          bill_refund_count = EXCLUDED.bill_refund_count, bill_refund_fen = EXCLUDED.bill_refund_fen,
+          shop_payment_count = EXCLUDED.shop_payment_count, shop_payment_fen = EXCLUDED.shop_payment_fen,
+          shop_refund_count = EXCLUDED.shop_refund_count, shop_refund_fen = EXCLUDED.shop_refund_fen,
+          matched_payment_count = EXCLUDED.matched_payment_count, matched_payment_fen = EXCLUDED.matched_payment_fen,
+          matched_refund_count = EXCLUDED.matched_refund_count, matched_refund_fen = EXCLUDED.matched_refund_fen,
+          difference_count = EXCLUDED.difference_count, confirmed_count = EXCLUDED.confirmed_count
+        RETURNING id
+      ),
+      replaced AS (DELETE FROM reconciliation_differences old USING run WHERE old.run_id = run.id),
+      added AS (
+        INSERT INTO reconciliation_differences (run_id, kind, resolution, order_id, out_trade_no, trade_no, out_request_no, bill_fen, shop_fen, shop_status, detail)
+        SELECT run.id, x.kind::"ReconciliationDifferenceKind", x.resolution, x.order_id, x.out_trade_no, x.trade_no, x.out_request_no, x.bill_fen, x.shop_fen, x.shop_status, x.detail
+        FROM run, unnest(${col('kind')}::text[], ${col('resolution')}::text[], ${col('orderId')}::int[], ${col('outTradeNo')}::text[],
+          ${col('tradeNo')}::text[], ${col('outRequestNo')}::text[], ${col('billFen')}::bigint[], ${col('shopFen')}::bigint[],
+          ${col('shopStatus')}::text[], ${col('detail')}::text[])
+          WITH ORDINALITY AS x(kind, resolution, order_id, out_trade_no, trade_no, out_request_no, bill_fen, shop_fen, shop_status, detail, n)
+        ORDER BY x.n
+      )
+      SELECT id FROM run`,
+  ]);
+  const id = rows[0]!.id;
   return {
     id,
     date: r.date,
