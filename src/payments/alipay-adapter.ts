@@ -165,6 +165,8 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
 }
 
 export function billEntries(bill: TradeBill): BillEntry[] {
+  // ASCII (one byte a character): 100,000 of these are alive during a run.
+  const source = `bill ${bill.fileName.replace(/[^\x20-\x7e]+/g, '').replace(/_+\.csv$/, '')}`;
   return bill.records.map((r) => {
     const entry: BillEntry = {
       kind: r.kind,
@@ -172,7 +174,7 @@ export function billEntries(bill: TradeBill): BillEntry[] {
       tradeNo: r.tradeNo,
       amountFen: Math.abs(r.orderAmountFen),
       at: r.finishedAt,
-      raw: `${bill.fileName} line ${r.line}`,
+      raw: `${source} line ${r.line}`,
     };
     if (r.outRequestNo !== undefined) entry.outRequestNo = r.outRequestNo;
     return entry;

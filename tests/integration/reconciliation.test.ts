@@ -117,7 +117,7 @@ describe('reconciling a day against the sandbox bill', () => {
     const order = await h.db.order.findUniqueOrThrow({ where: { id: unpaid.id }, include: { events: true } });
     expect(order).toMatchObject({ status: 'PAID', tradeNo: trade.tradeNo, paidAt: trade.paidAt, attention: null });
     expect(order.events.map((e) => [e.source, e.outcome])).toEqual([['BILL', 'applied']]);
-    expect(order.events[0]?.rawBody).toMatch(/业务明细\.csv line \d+/);
+    expect(order.events[0]?.rawBody).toMatch(new RegExp(`^bill ${SELLER_ID}0156_${date.replaceAll('-', '')} line \\d+$`));
     // A payment after the order expired here is paid and flagged, as from a notification.
     const late = await h.db.order.findUniqueOrThrow({ where: { id: expired.id } });
     expect(late.status).toBe('PAID');
