@@ -8,6 +8,7 @@ import { createAlipayPayments, type AlipayPayments } from '../../src/payments/al
 import type { OrderStatus } from '../../src/generated/prisma/client.js';
 import { getReconciliationRun, listReconciliationRuns, reconcileDate, type BillEntry, type BillSource } from '../../src/shop/payments/reconciliation.js';
 import { runDailyReconciliation } from '../../src/shop/payments/reconciliation-job.js';
+import { createSandboxBills } from '../../src/sandbox/bill.js';
 import { APP_ID, SELLER_ID, useSandboxHarness } from '../support/sandbox-harness.js';
 
 const h = useSandboxHarness();
@@ -215,6 +216,20 @@ describe('the sandbox bill download', () => {
     await request(h.app).get(path.replace(/token=[^&]+/, 'token=forged')).expect(403);
     h.advance(31_000);
     await request(h.app).get(path).expect(410);
+  });
+});
+
+describe('SANDBOX_BILL_TODAY', () => {
+  it("makes today's bill (so far) available; the future still has none", async () => {
+    const ctx = { db: h.db, appId: APP_ID, sellerId: SELLER_ID, now: () => h.state.clock };
+    const keys = { alipayPrivateKey: h.alipayKeys.privateKey, alipayPublicKey: h.alipayKeys.publicKey, basePath: '/sandbox' };
+    const today = createSandboxBills({ ctx, ...keys, billToday: true });
+    const answer = await today.downloadUrlQuery({ bill_type: 'trade', bill_date: date }, { origin: 'http://sandbox.test' });
+    expect(answer['bill_download_url']).toMatch(/^http:\/\/sandbox\.test\/sandbox\/downloadBillFile\.resource\?/);
+    const tomorrow = beijingDate(new Date(h.state.clock.getTime() + DAY));
+    await expect(today.downloadUrlQuery({ bill_type: 'trade', bill_date: tomorrow }, { origin: 'http://sandbox.test' })).rejects.toThrow(/isp.bill_not_exist/);
+    const normal = createSandboxBills({ ctx, ...keys, billToday: false });
+    await expect(normal.downloadUrlQuery({ bill_type: 'trade', bill_date: date }, { origin: 'http://sandbox.test' })).rejects.toThrow(/isp.bill_not_exist/);
   });
 });
 
