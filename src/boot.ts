@@ -17,13 +17,16 @@ export interface Boot {
  * is read once or the process exits with the one clear message; SIGTERM and SIGINT run the
  * shutdown steps; a startup failure runs them too and exits 1.
  */
-export async function runMain(main: (boot: Boot) => Promise<void>, opts: { signals?: boolean; logLevel?: (config: Config) => string } = {}) {
+export async function runMain(
+  main: (boot: Boot) => Promise<void>,
+  opts: { signals?: boolean; logLevel?: (config: Config) => string; /** Exit code when config or startup fails; default 1. */ failureCode?: number } = {},
+) {
   let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (err) {
     console.error(errorText(err));
-    process.exit(1);
+    process.exit(opts.failureCode ?? 1);
   }
   const logger = createLogger(opts.logLevel?.(config) ?? config.logLevel, { pretty: config.env === 'development' && process.stdout.isTTY === true });
   const steps: { name: string; step: () => Promise<void> | void }[] = [];
@@ -59,6 +62,6 @@ export async function runMain(main: (boot: Boot) => Promise<void>, opts: { signa
   } catch (err) {
     if (err instanceof ConfigError) console.error(err.message);
     else logger.fatal({ err }, errorText(err));
-    await shutdown('startup failed', 1);
+    await shutdown('startup failed', opts.failureCode ?? 1);
   }
 }

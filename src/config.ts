@@ -46,6 +46,7 @@ const envSchema = z.object({
   SHUTDOWN_DELAY_MS: optional(z.coerce.number().int().min(0).max(60_000)),
   JOBS_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   ALIPAY_TIMEOUT_MS: optional(z.coerce.number().int().min(500).max(60_000)),
+  SANDBOX_BILL_TODAY: optional(bool),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -91,6 +92,7 @@ export interface Config {
     jobsTimeScale: number;
     alipayTimeoutMs: number;
   };
+  sandboxBillToday: boolean;
 }
 
 export class ConfigError extends Error {
@@ -207,5 +209,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       jobsTimeScale: e.JOBS_TIME_SCALE ?? 1,
       alipayTimeoutMs: e.ALIPAY_TIMEOUT_MS ?? 5_000,
     }),
+    sandboxBillToday: e.SANDBOX_BILL_TODAY ?? false,
   });
 }

@@ -85,7 +85,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
     onShutdown('sandbox notifier', () => sandbox.stop());
   }
   const jobs = createJobRunner(logger, { claim: createJobClaim(db), onRun: metrics.jobRun });
-  scheduleJobs(jobs, { db, provider: payments, events, logger }, {
+  scheduleJobs(jobs, { db, provider: payments, events, logger, bills: payments }, {
     timeScale: config.ops.jobsTimeScale,
     paymentEventRetentionDays: config.ops.paymentEventRetentionDays,
     onTransitions: metrics.orderTransition,

@@ -119,6 +119,7 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
     ...(certMode && { certMode: certMode.state }),
     basePath: SANDBOX_BASE_PATH,
     timeScale: config.sandboxTimeScale,
+    billToday: config.sandboxBillToday,
     logger: logger.child({ component: 'sandbox' }),
   });
   logger.warn({ gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`, appId: keys.appId, certMode: Boolean(certMode) }, 'using the built-in Alipay sandbox gateway: no real money');

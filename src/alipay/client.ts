@@ -69,6 +69,12 @@ export type QueryRefundResult =
   | { kind: 'not-found' }
   | BusinessError;
 
+export type BillUrlResult =
+  | { kind: 'url'; url: string }
+  /** isp.bill_not_exist / BILL_NOT_EXIST: no bill for this date (yet: a day is ready the next morning). */
+  | { kind: 'no-bill'; subCode: string; subMsg?: string }
+  | BusinessError;
+
 export interface AlipayClient {
   /** ACQ.TRADE_NOT_EXIST means the buyer never reached the cashier: unpaid, not an error. */
   queryTrade(args: { outTradeNo?: string; tradeNo?: string }): Promise<QueryTradeResult>;
@@ -77,6 +83,8 @@ export interface AlipayClient {
   /** Money moved only when fundChange is true; otherwise confirm with queryRefund. Reuse outRequestNo on retry. */
   refund(args: { outTradeNo: string; refundAmountFen: number; outRequestNo: string; reason?: string }): Promise<RefundResult>;
   queryRefund(args: { outTradeNo: string; outRequestNo: string }): Promise<QueryRefundResult>;
+  /** alipay.data.dataservice.bill.downloadurl.query; `date` is yyyy-MM-dd or yyyy-MM. The URL is valid about 30 s. */
+  downloadBillUrl(date: string, type?: 'trade' | 'signcustomer'): Promise<BillUrlResult>;
 }
 
 export const fetchTransport: Transport = async (req) => {
@@ -282,6 +290,24 @@ export function createAlipayClient(opts: AlipayClientOptions): AlipayClient {
       const refundStatus = str(body, 'refund_status');
       if (refundStatus === undefined || refundStatus === 'REFUND_SUCCESS') return { kind: 'done', refundAmountFen };
       return { kind: 'pending', refundAmountFen, refundStatus };
+    },
+
+    async downloadBillUrl(date, type = 'trade') {
+      const method = 'alipay.data.dataservice.bill.downloadurl.query';
+      if (!/^\d{4}-\d{2}(-\d{2})?$/.test(date)) throw new AlipayError(`downloadBillUrl: bill_date must be yyyy-MM-dd or yyyy-MM, got ${JSON.stringify(date)}`);
+      const body = await call(method, { bill_type: type, bill_date: date });
+      if (!isOk(body)) {
+        const subCode = str(body, 'sub_code');
+        // In practice isp.bill_not_exist; some docs say BILL_NOT_EXIST: accept both.
+        if (subCode !== undefined && subCode.toLowerCase().replace(/^isp\./, '') === 'bill_not_exist') {
+          const subMsg = str(body, 'sub_msg');
+          return subMsg === undefined ? { kind: 'no-bill', subCode } : { kind: 'no-bill', subCode, subMsg };
+        }
+        return businessError(body);
+      }
+      const url = requireStr(body, 'bill_download_url', method);
+      if (!/^https?:\/\//i.test(url)) throw new AlipayResponseError(`${method}: bill_download_url is not an http(s) URL`);
+      return { kind: 'url', url };
     },
   };
 }

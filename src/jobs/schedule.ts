@@ -3,6 +3,8 @@ import { createRateLimiter } from '../db/rate-limiter.js';
 import type { Logger } from '../logger.js';
 import type { PaymentDeps } from '../shop/payments/confirm.js';
 import { sweepExpiredOrders } from '../shop/payments/expiry.js';
+import type { BillSource } from '../shop/payments/reconciliation.js';
+import { runDailyReconciliation } from '../shop/payments/reconciliation-job.js';
 import { purgeExpiredSessions } from '../db/session-store.js';
 import { purgePaymentEvents } from '../shop/payments/retention.js';
 import type { JobRunner } from './runner.js';
@@ -20,7 +22,7 @@ export interface ScheduleOptions {
 }
 
 /** Every periodic job of the shop, in one place. */
-export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; logger: Logger }, opts: ScheduleOptions = {}) {
+export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; logger: Logger; bills?: BillSource }, opts: ScheduleOptions = {}) {
   const period = (ms: number) => Math.max(100, Math.round(ms * (opts.timeScale ?? 1)));
   // Unpaid orders past their deadline: asked at Alipay first, then expired (or confirmed).
   runner.every('expiry sweep', period(MINUTE), async () => {
@@ -37,5 +39,13 @@ export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; lo
   const days = opts.paymentEventRetentionDays;
   if (days !== undefined) {
     runner.every('payment event retention', period(HOUR), async () => ({ purged: await purgePaymentEvents(deps.db, days) }));
+  }
+  const bills = deps.bills;
+  if (bills) {
+    // Yesterday's bill after 09:30 Beijing; one instance claims it, retried while not ready.
+    runner.every('daily reconciliation', period(5 * MINUTE), async () => {
+      const result = await runDailyReconciliation({ ...deps, bills });
+      return result.ran ? result : undefined;
+    });
   }
 }

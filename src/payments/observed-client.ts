@@ -7,6 +7,7 @@ const METHODS: Record<keyof AlipayClient, string> = {
   closeTrade: 'alipay.trade.close',
   refund: 'alipay.trade.refund',
   queryRefund: 'alipay.trade.fastpay.refund.query',
+  downloadBillUrl: 'alipay.data.dataservice.bill.downloadurl.query',
 };
 
 function outcomeOf(err: unknown): string {
@@ -18,12 +19,12 @@ function outcomeOf(err: unknown): string {
 export function observedClient(client: AlipayClient, observe: AlipayCallObserver): AlipayClient {
   const wrapped = { ...client };
   for (const name of Object.keys(METHODS) as (keyof AlipayClient)[]) {
-    const call = client[name] as (args: unknown) => Promise<{ kind: string }>;
-    (wrapped as Record<string, unknown>)[name] = async (args: unknown) => {
+    const call = client[name] as (...args: unknown[]) => Promise<{ kind: string }>;
+    (wrapped as Record<string, unknown>)[name] = async (...args: unknown[]) => {
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
-        const result = await call(args);
+        const result = await call(...args);
         observe(METHODS[name], result.kind === 'business-error' ? 'business_error' : 'ok', seconds());
         return result;
       } catch (err) {

@@ -4,6 +4,7 @@ import express, { type Router } from 'express';
 import type { Db } from '../db/client.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { createCashier } from './cashier.js';
+import { createSandboxBills } from './bill.js';
 import { createConsole } from './console.js';
 import {
   createNotifier,
@@ -41,6 +42,8 @@ export interface SandboxGatewayOptions {
   pollIntervalMs?: number;
   /** Public-key certificate mode: the gateway then signs with its current Alipay certificate's key. */
   certMode?: SandboxCertMode;
+  /** SANDBOX_BILL_TODAY: serve today's trade bill (so far) instead of "no bill yet". */
+  billToday?: boolean;
 }
 
 export interface SandboxGateway {
@@ -82,6 +85,13 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   const jobs = createJobRunner(logger);
   const views = createViews({ basePath, gatewayPath });
   const pagePay = createPagePay({ ctx, basePath });
+  const bills = createSandboxBills({
+    ctx,
+    alipayPrivateKey: opts.alipayPrivateKey,
+    alipayPublicKey: opts.alipayPublicKey,
+    basePath,
+    billToday: opts.billToday ?? false,
+  });
   const gateway = createGatewayHandler({
     ctx,
     appPublicKey: opts.appPublicKey,
@@ -90,6 +100,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
     },
     certMode,
     notifier,
+    bills,
     pagePay,
     views,
     logger,
@@ -130,6 +141,10 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   router.post('/console/trades/:id/resend', devConsole.resend);
   router.post('/console/trades/:id/close', devConsole.closeFromConsole);
   router.post('/console/rotate-alipay-cert', createRotateHandler(certMode, basePath));
+  router.get('/downloadBillFile.resource', bills.download);
+  router.get('/console/bill', bills.downloadFromConsole);
+  router.post('/console/bill/payment', formBody, bills.injectPayment);
+  router.post('/console/trades/:id/refund-outside', formBody, bills.refundOutside);
 
   return {
     router,

@@ -61,6 +61,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
     ...(certMode && { certMode: certMode.state }),
     basePath: '/sandbox',
     timeScale: config.sandboxTimeScale,
+    billToday: config.sandboxBillToday,
     logger: logger.child({ component: 'sandbox' }),
   });
 

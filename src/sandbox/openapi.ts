@@ -18,13 +18,15 @@ import {
   successBody,
   type ApiMethod,
 } from './protocol.js';
+import type { SandboxBills } from './bill.js';
 import { findRefund } from './trade-queries.js';
 import { amount, closeTrade, findTrade, refundTrade, tradeNotExist, type SandboxTrade, type TradeContext } from './trades.js';
 import type { Views } from './views.js';
 import { CERT_DOWNLOAD_METHOD, checkCertSns, downloadAlipayCert, type SandboxCertMode } from './cert-mode.js';
 
 export type { ApiMethod };
-export type Handler = (biz: Record<string, string>) => Promise<Record<string, string>>;
+/** `origin` is the gateway's own origin as the caller reached it (for URLs in answers). */
+export type Handler = (biz: Record<string, string>, request: { origin: string }) => Promise<Record<string, string>>;
 
 export interface OpenApiDeps {
   ctx: TradeContext;
@@ -32,6 +34,7 @@ export interface OpenApiDeps {
   alipayPrivateKey: KeyObject;
   certMode?: SandboxCertMode | undefined;
   notifier: Notifier;
+  bills: SandboxBills;
   pagePay: PagePay;
   views: Views;
   logger: SandboxLogger;
@@ -48,8 +51,8 @@ function tradeLookup(biz: Record<string, string>) {
 
 const paid = (t: SandboxTrade) => t.paidAt !== null;
 
-export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier; certMode?: SandboxCertMode | undefined }): Record<ApiMethod, Handler> {
-  const { ctx, notifier } = deps;
+export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier; bills: SandboxBills; certMode?: SandboxCertMode | undefined }): Record<ApiMethod, Handler> {
+  const { ctx, notifier, bills } = deps;
 
   async function requireTrade(biz: Record<string, string>): Promise<SandboxTrade> {
     const trade = await findTrade(ctx, tradeLookup(biz));
@@ -123,6 +126,7 @@ export function createApiMethods(deps: { ctx: TradeContext; notifier: Notifier; 
     async [CERT_DOWNLOAD_METHOD](biz) {
       return downloadAlipayCert(deps.certMode, biz);
     },
+    'alipay.data.dataservice.bill.downloadurl.query': (biz, request) => bills.downloadUrlQuery(biz, request),
   };
 }
 
@@ -156,7 +160,7 @@ export function createGatewayHandler(deps: OpenApiDeps) {
       if (isPagePayMethod(method)) return await pagePay(res, method, parsed.params);
       if (!isApiMethod(method)) throw new Error(`sandbox: checkSystemParams let through method ${String(method)}`);
       const biz = parseBizContent(parsed.params);
-      sendApi(res, method, await api[method](biz));
+      sendApi(res, method, await api[method](biz, { origin: `${req.protocol}://${req.get('host') ?? 'localhost'}` }));
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       logger.warn({ method, subCode: err.subCode, subMsg: err.subMsg }, 'sandbox gateway refused a request');

@@ -28,6 +28,7 @@ export const API_METHODS = [
   'alipay.trade.refund',
   'alipay.trade.fastpay.refund.query',
   'alipay.open.app.alipaycert.download',
+  'alipay.data.dataservice.bill.downloadurl.query',
 ] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 

@@ -12,6 +12,12 @@ describe('config', () => {
     expect(config.env).toBe('development');
   });
 
+  it('reads SANDBOX_BILL_TODAY (off unless set)', () => {
+    expect(loadConfig({}).sandboxBillToday).toBe(false);
+    expect(loadConfig({ SANDBOX_BILL_TODAY: 'true' }).sandboxBillToday).toBe(true);
+    expect(() => loadConfig({ SANDBOX_BILL_TODAY: 'maybe' })).toThrow(ConfigError);
+  });
+
   it('treats empty values as unset', () => {
     const config = loadConfig({ PORT: '', DATABASE_URL: ' ', PUBLIC_BASE_URL: '' });
     expect(config.port).toBe(3000);

@@ -1,0 +1,63 @@
+// Child of bench/reconcile.ts: one reconcileDate over a bill zip file, in a process of its own;
+// prints its figures as one JSON line.   reconcile-run.ts <database url> <zip file> <date>
+import { readFile } from 'node:fs/promises';
+import { readTradeBill } from '../src/alipay/bill.js';
+import { createDb } from '../src/db/client.js';
+import { billEntries } from '../src/payments/alipay-adapter.js';
+import { getReconciliationRun, reconcileDate } from '../src/shop/payments/reconciliation.js';
+import { benchGateway } from './support.js';
+
+const [url, zipPath, date] = process.argv.slice(2) as [string, string, string];
+const db = createDb(url, { poolSize: 4 });
+await db.$queryRaw`SELECT 1`;
+const zip = new Uint8Array(await readFile(zipPath));
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const startRss = process.memoryUsage().rss;
+const t0 = performance.now();
+const cpu0 = cpu();
+let readMs = 0;
+let readCpuMs = 0;
+const result = await reconcileDate(
+  {
+    db,
+    provider: benchGateway(),
+    bills: {
+      async tradeBill() {
+        const r0 = performance.now();
+        const c0 = cpu();
+        const bill = readTradeBill(zip);
+        readMs = performance.now() - r0;
+        readCpuMs = cpu() - c0;
+        return { kind: 'bill', entries: billEntries(bill) };
+      },
+    },
+  },
+  date,
+);
+const totalMs = performance.now() - t0;
+const totalCpuMs = cpu() - cpu0;
+// Linux: the process's high-water mark of resident memory.
+const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+const peakRss = hwm ? Number(hwm[1]) * 1024 : process.memoryUsage().rss;
+if (result.kind !== 'done') throw new Error('expected a run');
+const run = await getReconciliationRun(db, date);
+const kinds = new Map<string, number>();
+for (const d of run.differences) kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
+await db.$disconnect();
+console.log(
+  JSON.stringify({
+    matched: result.run.matched.payments.count,
+    differences: result.run.differenceCount,
+    kinds: [...kinds].map(([k, n]) => `${k} ${n}`).join(', '),
+    readMs,
+    readCpuMs,
+    totalMs,
+    totalCpuMs,
+    peakRss,
+    startRss,
+  }),
+);
