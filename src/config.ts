@@ -36,6 +36,9 @@ const envSchema = z.object({
   ALIPAY_SANDBOX_IN_PRODUCTION: optional(bool),
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   SANDBOX_PORT: optional(port),
+  SMTP_URL: optional(z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL, e.g. smtps://user:pass@smtp.example.com:465')),
+  MAIL_FROM: optional(z.string().max(200).regex(/^(.*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/, 'must be an address, e.g. "支付宝商店 Alipay Shop" <shop@example.com>')),
+  MAIL_POLL_MS: optional(z.coerce.number().int().min(100).max(600_000)),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -65,6 +68,12 @@ export interface Config {
   };
   sandboxTimeScale: number;
   sandboxPort: number;
+  mail: {
+    /** Unset: messages are written to DATA_DIR/mail and shown at /dev/mail (never in production). */
+    smtpUrl: string | undefined;
+    from: string;
+    pollMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -89,7 +98,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       parsed.error.issues.map((issue) => {
         const key = issue.path.join('.');
         const value = env[key];
-        const secret = /SECRET|KEY|PASSWORD|DATABASE_URL/.test(key);
+        const secret = /SECRET|KEY|PASSWORD|DATABASE_URL|SMTP_URL/.test(key);
         const shown = value === undefined || secret ? '' : ` (got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
         return `${key}: ${issue.message}${shown}`;
       }),
@@ -141,5 +150,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }),
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
     sandboxPort: e.SANDBOX_PORT ?? 3999,
+    mail: Object.freeze({
+      smtpUrl: e.SMTP_URL,
+      from: e.MAIL_FROM ?? '"支付宝商店 Alipay Shop" <shop@localhost>',
+      pollMs: e.MAIL_POLL_MS ?? 2000,
+    }),
   });
 }

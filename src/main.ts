@@ -6,7 +6,7 @@ import { openDatabase } from './db/database.js';
 import { createJobRunner } from './jobs/runner.js';
 import { scheduleJobs } from './jobs/schedule.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
-import { NO_EVENTS } from './shop/events.js';
+import { setUpMail } from './mail/setup.js';
 import { seedIfEmpty } from './shop/seed.js';
 import { resolveSessionSecret, setUpPayments } from './wiring.js';
 
@@ -30,8 +30,21 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
   const payments = createAlipayPayments(settings, config.publicBaseUrl);
-  const events = NO_EVENTS;
-  const app = createApp({ config, db, logger, payments, events, sessionSecret, sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router } });
+  const mail = setUpMail(config, db);
+  onShutdown('mail transport', () => mail.transport.close());
+  if (mail.devMailDir) logger.warn({ dir: mail.devMailDir }, 'no SMTP_URL: mail is written to files and listed at /dev/mail');
+  const events = mail.subscribers.shop;
+  const app = createApp({
+    config,
+    db,
+    logger,
+    payments,
+    events,
+    accountEvents: mail.subscribers.accounts,
+    devMailDir: mail.devMailDir,
+    sessionSecret,
+    sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router },
+  });
 
   const server = await listen(app, config.port, config.host);
   onShutdown('http server', async () => {
@@ -51,6 +64,6 @@ await runMain(async ({ config, logger, onShutdown }) => {
     onShutdown('sandbox notifier', () => sandbox.stop());
   }
   const jobs = createJobRunner(logger);
-  scheduleJobs(jobs, { db, provider: payments, events, logger });
+  scheduleJobs(jobs, { db, provider: payments, events, logger, mail: { pollMs: config.mail.pollMs, deliverDue: () => mail.worker.deliverDue() } });
   onShutdown('jobs', () => jobs.stop());
 });

@@ -8,7 +8,10 @@ import type { JobRunner } from './runner.js';
 const MINUTE = 60_000;
 
 /** Every periodic job of the shop, in one place. */
-export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; logger: Logger }) {
+export function scheduleJobs(
+  runner: JobRunner,
+  deps: PaymentDeps & { db: Db; logger: Logger; mail?: { pollMs: number; deliverDue(): Promise<object> } },
+) {
   // Unpaid orders past their deadline: asked at Alipay first, then expired (or confirmed).
   runner.every('expiry sweep', MINUTE, () =>
     sweepExpiredOrders(deps, {
@@ -16,4 +19,7 @@ export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; lo
     }),
   );
   runner.every('session purge', MINUTE, async () => ({ purged: await purgeExpiredSessions(deps.db) }));
+  // The mail outbox: sends what committed transactions wrote, with retries (src/mail/outbox.ts).
+  const mail = deps.mail;
+  if (mail) runner.every('mail outbox', mail.pollMs, () => mail.deliverDue());
 }

@@ -1,3 +1,4 @@
+import type { ShopperAccounts } from '../../accounts/shoppers.js';
 import type { Db } from '../../db/client.js';
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import type { ShopEvents } from '../../shop/events.js';
@@ -8,6 +9,8 @@ export interface ShopRouteDeps {
   payments: AlipayPayments;
   events: ShopEvents;
   ttlMinutes: number;
+  /** Shopper accounts: a signed-in shopper's orders and cart belong to the account. */
+  accounts?: ShopperAccounts;
 }
 
 /** What the shop's payment use cases need, from the routes' dependencies. */
