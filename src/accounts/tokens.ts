@@ -15,7 +15,7 @@ export function hashToken(token: string): string {
 /** A new single-use token (256 random bits); only its SHA-256 is stored, so a database leak yields no usable link. */
 export async function issueToken(tx: Tx, shopperId: number, purpose: TokenPurpose, minutes: number, now = new Date()): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  await tx.shopperToken.create({ data: { shopperId, purpose, tokenHash: hashToken(token), expiresAt: new Date(now.getTime() + minutes * 60_000) } });
+  await tx.shopperToken.create({ data: { shopperId, purpose, tokenHash: hashToken(token), createdAt: now, expiresAt: new Date(now.getTime() + minutes * 60_000) } });
   return token;
 }
 
