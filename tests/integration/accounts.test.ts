@@ -344,6 +344,19 @@ describe('password reset', () => {
     await signIn(await browser(), email, 'my reset password').expect(303);
   });
 
+  it('two concurrent uses of one reset link: exactly one sets its password', async () => {
+    const { email } = await verifiedShopper();
+    await (await browser()).post('/account/reset', { email }).expect(200);
+    const link = pathOf(linkIn((await mailTo(email, smtp.to(email).length + 1)).text, '/account/reset/'));
+    const [a, b] = [await browser(), await browser()];
+    const results = await Promise.all([a.post(link, { password: 'first racer password' }), b.post(link, { password: 'second racer password' })]);
+    expect(results.map((r) => r.status).sort()).toEqual([303, 400]);
+    const winner = results[0]!.status === 303 ? 'first racer password' : 'second racer password';
+    const loser = winner.startsWith('first') ? 'second racer password' : 'first racer password';
+    await signIn(await browser(), email, loser).expect(401);
+    await signIn(await browser(), email, winner).expect(303);
+  });
+
   it('a reset link stops working after 30 minutes', async () => {
     const { email, shopper } = await verifiedShopper();
     const b = await browser();
