@@ -61,7 +61,11 @@ export function createApp(deps: AppDeps): Express {
       logger,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/static/') === true },
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&](sign|biz_content)=)[^&]*/g, '$1…') }),
+        // Signatures, and the single-use links of shopper accounts (?token=, /account/reset/<token>), stay out of logs.
+        req: (req: { method: string; url: string }) => ({
+          method: req.method,
+          url: req.url.replace(/([?&](sign|biz_content|token)=)[^&]*/g, '$1…').replace(/^(\/account\/reset\/)[^/?#]+/, '$1…'),
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

@@ -43,3 +43,8 @@ export async function consumeToken(tx: Tx, purpose: TokenPurpose, token: string,
 export async function revokeTokens(tx: Tx, shopperId: number, purpose: TokenPurpose, now = new Date()): Promise<void> {
   await tx.shopperToken.updateMany({ where: { shopperId, purpose, usedAt: null }, data: { usedAt: now } });
 }
+
+/** Deletes tokens that expired more than a day ago; run now and then. */
+export async function purgeExpiredTokens(db: Pick<Tx, 'shopperToken'>, now = new Date()): Promise<number> {
+  return (await db.shopperToken.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - 24 * 60 * 60_000) } } })).count;
+}

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { PaymentDeps } from '../shop/payments/confirm.js';
 import { sweepExpiredOrders } from '../shop/payments/expiry.js';
 import { purgeExpiredSessions } from '../db/session-store.js';
+import { purgeExpiredTokens } from '../accounts/tokens.js';
 import type { JobRunner } from './runner.js';
 
 const MINUTE = 60_000;
@@ -19,6 +20,7 @@ export function scheduleJobs(
     }),
   );
   runner.every('session purge', MINUTE, async () => ({ purged: await purgeExpiredSessions(deps.db) }));
+  runner.every('shopper token purge', 60 * MINUTE, async () => ({ purged: await purgeExpiredTokens(deps.db) }));
   // The mail outbox: sends what committed transactions wrote, with retries (src/mail/outbox.ts).
   const mail = deps.mail;
   if (mail) runner.every('mail outbox', mail.pollMs, () => mail.deliverDue());

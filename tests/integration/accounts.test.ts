@@ -4,6 +4,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShopperAccounts, SHOPPER_LIMITS } from '../../src/accounts/shoppers.js';
 import { createRateLimiter } from '../../src/db/rate-limiter.js';
+import { purgeExpiredTokens } from '../../src/accounts/tokens.js';
+import { pino } from 'pino';
 import { createMailSubscribers, createMailWorker } from '../../src/mail/outbox.js';
 import { createSmtpTransport } from '../../src/mail/transport.js';
 import { placeOrder } from '../../src/shop/orders.js';
@@ -355,6 +357,24 @@ describe('password reset', () => {
     const loser = winner.startsWith('first') ? 'second racer password' : 'first racer password';
     await signIn(await browser(), email, loser).expect(401);
     await signIn(await browser(), email, winner).expect(303);
+  });
+
+  it('keeps account links out of the request log', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const logged = buildApp(t.db, { logger });
+    const token = 'A'.repeat(43);
+    await request(logged).get(`/account/reset/${token}`).expect(400);
+    await request(logged).get(`/account/verify?token=${token}`).expect(400);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.join('\n')).not.toContain(token);
+  });
+
+  it('forgets tokens a day after they expired', async () => {
+    const { shopper } = await verifiedShopper();
+    await t.sql(`UPDATE shopper_tokens SET expires_at = now() - interval '25 hours' WHERE shopper_id = $1`, [shopper.id]);
+    expect(await purgeExpiredTokens(t.db)).toBeGreaterThanOrEqual(1);
+    expect(await t.db.shopperToken.count({ where: { shopperId: shopper.id } })).toBe(0);
   });
 
   it('a reset link stops working after 30 minutes', async () => {
