@@ -13,6 +13,10 @@ import { countCartItems } from './shop/cart.js';
 import { NO_EVENTS, type ShopEvents } from './shop/events.js';
 import { formatBeijingTime } from './web/format.js';
 import { createErrorHandler, notFound } from './web/errors.js';
+import { createShopperAccounts } from './accounts/shoppers.js';
+import type { AccountEvents } from './accounts/events.js';
+import { accountRoutes, loadShopper } from './web/routes/account.js';
+import { devMailRoutes } from './web/routes/dev-mail.js';
 import { alipayRoutes } from './web/routes/alipay.js';
 import { cartRoutes } from './web/routes/cart.js';
 import { catalogRoutes } from './web/routes/catalog.js';
@@ -31,6 +35,10 @@ export interface AppDeps {
   payments: AlipayPayments;
   /** Subscribers to the shop's domain events (the mail outbox, later); none by default. */
   events?: ShopEvents;
+  /** Subscribers to the shopper accounts' events (the mail outbox: verification and reset links). */
+  accountEvents?: AccountEvents;
+  /** The dev mailbox's folder (mail written to files, no SMTP): /dev/mail lists it, never in production. */
+  devMailDir?: string;
   sessionSecret: string;
   /** The built-in sandbox gateway's routes, mounted at `sandbox.basePath` when it is in use. */
   sandbox?: { basePath: string; router: Router };
@@ -64,7 +72,11 @@ export function createApp(deps: AppDeps): Express {
       quietReqLogger: true,
       autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') || req.url?.startsWith('/static/') === true },
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&](sign|biz_content)=)[^&]*/g, '$1…') }),
+        // Signatures, and the single-use links of shopper accounts (?token=, /account/reset/<token>), stay out of logs.
+        req: (req: { method: string; url: string }) => ({
+          method: req.method,
+          url: req.url.replace(/([?&](sign|biz_content|token)=)[^&]*/g, '$1…').replace(/^(\/account\/reset\/)[^/?#]+/, '$1…'),
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -93,13 +105,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(readinessRoutes(deps.readiness ?? createReadiness(db)));
   if (config.ops.metricsToken) app.use(metricsRoutes(metrics, { token: config.ops.metricsToken }));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
-  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes, metrics };
+  const accounts = createShopperAccounts({ db, events: deps.accountEvents });
+  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes, metrics, accounts };
   app.use(alipayRoutes(shop));
 
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   const secureCookie = config.publicBaseUrl.startsWith('https:');
   app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie }));
   app.use(csrfProtection({ secret: deps.sessionSecret, secureCookie }));
+  app.use(loadShopper(accounts));
   app.use((req, res, next) => {
     res.locals.cartCount = countCartItems(req.session.cart ?? {});
     next();
@@ -108,6 +122,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(catalogRoutes(db, { cacheMs: config.catalogCacheMs }));
   app.use(cartRoutes(shop));
   app.use(orderRoutes(shop));
+  app.use(accountRoutes(accounts, { db }));
+  if (deps.devMailDir && config.env !== 'production') app.use(devMailRoutes(deps.devMailDir));
 
   app.use(notFound);
   app.use(createErrorHandler({ showStack: config.env !== 'production' }));

@@ -47,6 +47,9 @@ const envSchema = z.object({
   JOBS_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   ALIPAY_TIMEOUT_MS: optional(z.coerce.number().int().min(500).max(60_000)),
   SANDBOX_BILL_TODAY: optional(bool),
+  SMTP_URL: optional(z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL, e.g. smtps://user:pass@smtp.example.com:465')),
+  MAIL_FROM: optional(z.string().max(200).regex(/^(.*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/, 'must be an address, e.g. "支付宝商店 Alipay Shop" <shop@example.com>')),
+  MAIL_POLL_MS: optional(z.coerce.number().int().min(100).max(600_000)),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -93,6 +96,12 @@ export interface Config {
     alipayTimeoutMs: number;
   };
   sandboxBillToday: boolean;
+  mail: {
+    /** Unset: messages are written to DATA_DIR/mail and shown at /dev/mail (never in production). */
+    smtpUrl: string | undefined;
+    from: string;
+    pollMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -117,7 +126,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       parsed.error.issues.map((issue) => {
         const key = issue.path.join('.');
         const value = env[key];
-        const secret = /SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL/.test(key);
+        const secret = /SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL|SMTP_URL/.test(key);
         const shown = value === undefined || secret ? '' : ` (got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
         return `${key}: ${issue.message}${shown}`;
       }),
@@ -210,5 +219,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       alipayTimeoutMs: e.ALIPAY_TIMEOUT_MS ?? 5_000,
     }),
     sandboxBillToday: e.SANDBOX_BILL_TODAY ?? false,
+    mail: Object.freeze({
+      smtpUrl: e.SMTP_URL,
+      from: e.MAIL_FROM ?? '"支付宝商店 Alipay Shop" <shop@localhost>',
+      pollMs: e.MAIL_POLL_MS ?? 2000,
+    }),
   });
 }

@@ -13,7 +13,7 @@ import { createMetrics, metricsRoutes } from './ops/metrics.js';
 import { createReadiness, startingHandler } from './ops/readiness.js';
 import { retryWithBackoff } from './ops/wait-for-database.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
-import { NO_EVENTS } from './shop/events.js';
+import { setUpMail } from './mail/setup.js';
 import { seedIfEmpty } from './shop/seed.js';
 import { resolveSessionSecret, setUpPayments } from './wiring.js';
 
@@ -69,9 +69,24 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
   const payments = createAlipayPayments({ ...settings, timeoutMs: config.ops.alipayTimeoutMs, onApiCall: metrics.alipayCall }, config.publicBaseUrl);
-  const events = NO_EVENTS;
+  const mail = setUpMail(config, db);
+  onShutdown('mail transport', () => mail.transport.close());
+  if (mail.devMailDir) logger.warn({ dir: mail.devMailDir }, 'no SMTP_URL: mail is written to files and listed at /dev/mail');
+  const events = mail.subscribers.shop;
   const readiness = createReadiness(db);
-  const app = createApp({ config, db, logger, payments, events, sessionSecret, metrics, readiness, sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router } });
+  const app = createApp({
+    config,
+    db,
+    logger,
+    payments,
+    events,
+    accountEvents: mail.subscribers.accounts,
+    devMailDir: mail.devMailDir,
+    sessionSecret,
+    metrics,
+    readiness,
+    sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router },
+  });
 
   handler = app;
   onShutdown('http server', () => {
@@ -85,11 +100,11 @@ await runMain(async ({ config, logger, onShutdown }) => {
     onShutdown('sandbox notifier', () => sandbox.stop());
   }
   const jobs = createJobRunner(logger, { claim: createJobClaim(db), onRun: metrics.jobRun });
-  scheduleJobs(jobs, { db, provider: payments, events, logger, bills: payments }, {
-    timeScale: config.ops.jobsTimeScale,
-    paymentEventRetentionDays: config.ops.paymentEventRetentionDays,
-    onTransitions: metrics.orderTransition,
-  });
+  scheduleJobs(
+    jobs,
+    { db, provider: payments, events, logger, bills: payments, mail: { pollMs: config.mail.pollMs, deliverDue: () => mail.worker.deliverDue() } },
+    { timeScale: config.ops.jobsTimeScale, paymentEventRetentionDays: config.ops.paymentEventRetentionDays, onTransitions: metrics.orderTransition },
+  );
   onShutdown('jobs', () => jobs.stop());
   // Registered last, so it runs first: load balancers see /readyz fail, then requests drain.
   onShutdown('readiness', async () => {

@@ -32,3 +32,12 @@ export class PrismaSessionStore extends Store {
 export async function purgeExpiredSessions(db: Db): Promise<number> {
   return (await db.session.deleteMany({ where: { expiresAt: { lt: new Date() } } })).count;
 }
+
+/**
+ * Ends every stored session signed in as this shopper (but `exceptSid`). The shopper's session
+ * epoch is raised in the same transaction, so a session written back by a request in flight is
+ * refused anyway.
+ */
+export async function endShopperSessions(db: Pick<Db, '$executeRaw'>, shopperId: number, exceptSid?: string): Promise<number> {
+  return db.$executeRaw`DELETE FROM sessions WHERE data->>'shopperId' = ${String(shopperId)} AND sid <> ${exceptSid ?? ''}`;
+}

@@ -7,6 +7,7 @@ import type { BillSource } from '../shop/payments/reconciliation.js';
 import { runDailyReconciliation } from '../shop/payments/reconciliation-job.js';
 import { purgeExpiredSessions } from '../db/session-store.js';
 import { purgePaymentEvents } from '../shop/payments/retention.js';
+import { purgeExpiredTokens } from '../accounts/tokens.js';
 import type { JobRunner } from './runner.js';
 
 const MINUTE = 60_000;
@@ -22,7 +23,11 @@ export interface ScheduleOptions {
 }
 
 /** Every periodic job of the shop, in one place. */
-export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; logger: Logger; bills?: BillSource }, opts: ScheduleOptions = {}) {
+export function scheduleJobs(
+  runner: JobRunner,
+  deps: PaymentDeps & { db: Db; logger: Logger; bills?: BillSource; mail?: { pollMs: number; deliverDue(): Promise<object> } },
+  opts: ScheduleOptions = {},
+) {
   const period = (ms: number) => Math.max(100, Math.round(ms * (opts.timeScale ?? 1)));
   // Unpaid orders past their deadline: asked at Alipay first, then expired (or confirmed).
   runner.every('expiry sweep', period(MINUTE), async () => {
@@ -48,4 +53,8 @@ export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; lo
       return result.ran ? result : undefined;
     });
   }
+  runner.every('shopper token purge', period(60 * MINUTE), async () => ({ purged: await purgeExpiredTokens(deps.db) }));
+  // The mail outbox: sends what committed transactions wrote, with retries (src/mail/outbox.ts).
+  const mail = deps.mail;
+  if (mail) runner.every('mail outbox', mail.pollMs, () => mail.deliverDue());
 }

@@ -46,3 +46,19 @@ export function setCartQuantity(cart: Cart, goodsId: number, quantity: number): 
   else next[goodsId] = quantity;
   return next;
 }
+
+/**
+ * A guest cart merged into an account's cart: quantities of the same goods add up, capped at the
+ * per-line maximum; lines beyond the cart's limit are dropped (the account's own lines first).
+ */
+export function mergeCarts(account: Cart, guest: Cart): Cart {
+  const merged: Cart = {};
+  for (const cart of [account, guest]) {
+    for (const [goodsId, quantity] of Object.entries(cart)) {
+      if (!Number.isSafeInteger(quantity) || quantity < 1) continue;
+      if (!(goodsId in merged) && Object.keys(merged).length >= MAX_CART_LINES) continue;
+      merged[goodsId] = Math.min(MAX_QUANTITY, (merged[goodsId] ?? 0) + quantity);
+    }
+  }
+  return merged;
+}

@@ -35,7 +35,7 @@ function subjectFor(names: string[]): string {
  * Creates an UNPAID order priced from the database (never from the request), with a snapshot of
  * each item's name and unit price.
  */
-export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes: number; now?: Date }) {
+export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes: number; now?: Date; shopperId?: number }) {
   const now = opts.now ?? new Date();
   if (opts.lines.length === 0) throw new InvalidRequestError('Your order is empty: add at least one item.');
   const quantities = new Map<number, number>();
@@ -66,8 +66,8 @@ export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes:
   // Order and items in one statement (one round trip): checkout is a hot path.
   const [created] = await db.$queryRaw<{ id: number }[]>`
     WITH o AS (
-      INSERT INTO orders (out_trade_no, total_fen, subject, expires_at, updated_at)
-      VALUES (${order.outTradeNo}, ${order.totalFen}, ${order.subject}, ${order.expiresAt}, now())
+      INSERT INTO orders (out_trade_no, total_fen, subject, expires_at, shopper_id, updated_at)
+      VALUES (${order.outTradeNo}, ${order.totalFen}, ${order.subject}, ${order.expiresAt}, ${opts.shopperId ?? null}::int, now())
       RETURNING id
     ), i AS (
       INSERT INTO order_items (order_id, goods_id, name, unit_price_fen, quantity)

@@ -9,6 +9,9 @@ declare module 'express-session' {
     cart: Record<string, number>;
     /** out_trade_no of the orders placed in this browser, newest first */
     orders: string[];
+    /** The signed-in shopper (src/web/routes/account.ts) and the account's session epoch at sign-in. */
+    shopperId: number;
+    shopperEpoch: number;
   }
 }
 
@@ -33,6 +36,15 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
 /** A session exists only once it holds a cart or orders; it is then kept for 30 days. */
 export function keepSession(req: Request): void {
   req.session.cookie.maxAge = SHOPPER_SESSION_MS;
+}
+
+/** A new session id (and an empty session) for this browser: the old id stops working. */
+export function regenerateSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+export function destroySession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
 }
 
 /**

@@ -1,13 +1,22 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { addToCart, cartLines, priceCart, setCartQuantity, type Cart } from '../../shop/cart.js';
 import { InvalidRequestError } from '../../shop/errors.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
 import { saveSession } from '../session.js';
 import type { ShopRouteDeps } from './deps.js';
+import { signedInShopper } from './account.js';
 import { checkout } from './orders.js';
 
 function cartOf(req: Request): Cart {
   return req.session.cart ?? {};
+}
+
+/** Keeps the cart in the session and, signed in, as the account's cart (the same on every device). */
+async function storeCart(req: Request, res: Response, deps: ShopRouteDeps, cart: Cart) {
+  req.session.cart = cart;
+  const shopper = signedInShopper(res);
+  if (shopper) await deps.accounts?.saveCart(shopper.id, cart);
+  await saveSession(req);
 }
 
 export function cartRoutes(deps: ShopRouteDeps): Router {
@@ -20,8 +29,7 @@ export function cartRoutes(deps: ShopRouteDeps): Router {
 
   router.post('/cart/items', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    req.session.cart = await addToCart(deps.db, cartOf(req), parseGoodsId(body.goodsId), parseQuantity(body.quantity));
-    await saveSession(req);
+    await storeCart(req, res, deps, await addToCart(deps.db, cartOf(req), parseGoodsId(body.goodsId), parseQuantity(body.quantity)));
     res.redirect(303, '/cart');
   });
 
@@ -31,8 +39,7 @@ export function cartRoutes(deps: ShopRouteDeps): Router {
     const cart = cartOf(req);
     if (!(goodsId in cart)) throw new InvalidRequestError('This item is not in your cart.');
     const quantity = body.action === 'remove' ? 0 : parseQuantity(body.quantity, { allowZero: true });
-    req.session.cart = setCartQuantity(cart, goodsId, quantity);
-    await saveSession(req);
+    await storeCart(req, res, deps, setCartQuantity(cart, goodsId, quantity));
     res.redirect(303, '/cart');
   });
 

@@ -1,3 +1,4 @@
+import type { ShopperAccounts } from '../../accounts/shoppers.js';
 import type { Db } from '../../db/client.js';
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import type { ShopEvents } from '../../shop/events.js';
@@ -11,6 +12,8 @@ export interface ShopRouteDeps {
   ttlMinutes: number;
   /** Counts notifications by outcome and the transitions they make (src/ops/metrics.ts). */
   metrics?: Pick<Metrics, 'notification' | 'orderTransition'>;
+  /** Shopper accounts: a signed-in shopper's orders and cart belong to the account. */
+  accounts?: ShopperAccounts;
 }
 
 /** What the shop's payment use cases need, from the routes' dependencies. */

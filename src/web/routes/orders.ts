@@ -3,7 +3,10 @@ import { formatYuan } from '../../lib/money.js';
 import { getPayableOrder, listOrders, placeOrder, viewOrder, isPayable, type OrderLine, type OrderWithItems } from '../../shop/orders.js';
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import { wantsJson } from '../../lib/wants-json.js';
+import { listShopperOrders, maySeeBuyer } from '../../accounts/shopper-orders.js';
+import { InvalidRequestError } from '../../shop/errors.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
+import { signedInShopper } from './account.js';
 import { saveSession } from '../session.js';
 import { paymentDeps, type ShopRouteDeps } from './deps.js';
 
@@ -11,7 +14,9 @@ const CHECK_FAILED = 'Alipay could not be reached just now to check this payment
 
 const MOBILE_UA = /Mobi|Android|iPhone|iPod|HarmonyOS|MicroMessenger/i;
 
-export function orderJson(order: OrderWithItems) {
+/** The order as JSON; `showBuyer: false` hides the trade number, `buyerEmail` (the owner viewing) adds the buyer. */
+export function orderJson(order: OrderWithItems, opts: { showBuyer?: boolean; buyerEmail?: string } = {}) {
+  const showBuyer = opts.showBuyer ?? true;
   return {
     outTradeNo: order.outTradeNo,
     status: order.status,
@@ -22,7 +27,8 @@ export function orderJson(order: OrderWithItems) {
       quantity: item.quantity,
       amount: formatYuan(item.unitPriceFen * item.quantity),
     })),
-    tradeNo: order.tradeNo,
+    tradeNo: showBuyer ? order.tradeNo : null,
+    buyer: opts.buyerEmail ? { email: opts.buyerEmail, alipayAccount: order.buyerLogonId } : null,
     paidAt: order.paidAt?.toISOString() ?? null,
     expiresAt: order.expiresAt.toISOString(),
     refundedAmount: formatYuan(order.refundedFen),
@@ -41,9 +47,13 @@ function sendToCashier(req: Request, res: Response, payments: AlipayPayments, or
 }
 
 export async function checkout(req: Request, res: Response, deps: ShopRouteDeps, lines: OrderLine[], opts: { clearCart?: boolean } = {}) {
-  const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes });
+  const shopper = signedInShopper(res);
+  const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes, shopperId: shopper?.id });
   rememberOrder(req, order.outTradeNo);
-  if (opts.clearCart) req.session.cart = {};
+  if (opts.clearCart) {
+    req.session.cart = {};
+    if (shopper) await deps.accounts?.saveCart(shopper.id, {});
+  }
   await saveSession(req);
   req.log?.info({ outTradeNo: order.outTradeNo, totalFen: order.totalFen }, 'order placed');
   sendToCashier(req, res, deps.payments, order);
@@ -58,11 +68,24 @@ export function orderRoutes(deps: ShopRouteDeps): Router {
   });
 
   router.get('/orders', async (req, res) => {
-    const orders = await listOrders(deps.db, req.session.orders ?? []);
-    if (wantsJson(req)) {
-      return res.json({ orders: orders.map((o) => ({ outTradeNo: o.outTradeNo, status: o.status, totalAmount: formatYuan(o.totalFen), createdAt: o.createdAt })) });
+    const shopper = signedInShopper(res);
+    let orders;
+    let nextBefore: number | undefined;
+    if (shopper) {
+      // Signed in: the account's orders, from any device, a page at a time (keyset on the id).
+      const before = req.query.before;
+      if (before !== undefined && (typeof before !== 'string' || !/^[1-9]\d{0,9}$/.test(before))) throw new InvalidRequestError('The page link is not valid.');
+      ({ orders, nextBefore } = await listShopperOrders(deps.db, shopper.id, { before: before === undefined ? undefined : Number(before) }));
+    } else {
+      orders = await listOrders(deps.db, req.session.orders ?? []);
     }
-    res.render('orders/index', { title: 'My orders', orders });
+    if (wantsJson(req)) {
+      return res.json({
+        orders: orders.map((o) => ({ outTradeNo: o.outTradeNo, status: o.status, totalAmount: formatYuan(o.totalFen), createdAt: o.createdAt })),
+        nextBefore: nextBefore ?? null,
+      });
+    }
+    res.render('orders/index', { title: 'My orders', orders, nextBefore, signedIn: shopper !== undefined });
   });
 
   router.get('/orders/:outTradeNo', async (req, res) => {
@@ -74,8 +97,21 @@ export function orderRoutes(deps: ShopRouteDeps): Router {
         req.log?.warn({ err, outTradeNo: req.params.outTradeNo }, 'could not check the order with Alipay; showing our state');
       },
     });
-    if (wantsJson(req)) return res.json({ ...orderJson(order), ...(checkFailed ? { checkFailed: CHECK_FAILED } : {}) });
-    res.render('orders/show', { title: `Order ${order.outTradeNo}`, order, payable: isPayable(order), returned: req.query.returned === '1', checkFailed: checkFailed ? CHECK_FAILED : undefined });
+    // The number is a receipt link anyone holding it may open; an account's buyer details are its owner's only.
+    const shopper = signedInShopper(res);
+    const showBuyer = maySeeBuyer(order, shopper?.id);
+    const buyerEmail = order.shopperId !== null && order.shopperId === shopper?.id ? shopper.email : undefined;
+    if (wantsJson(req)) return res.json({ ...orderJson(order, { showBuyer, buyerEmail }), ...(checkFailed ? { checkFailed: CHECK_FAILED } : {}) });
+    const buyer = buyerEmail ? { email: buyerEmail, alipayAccount: order.buyerLogonId } : undefined;
+    res.render('orders/show', {
+      title: `Order ${order.outTradeNo}`,
+      order,
+      payable: isPayable(order),
+      returned: req.query.returned === '1',
+      checkFailed: checkFailed ? CHECK_FAILED : undefined,
+      showBuyer,
+      buyer,
+    });
   });
 
   router.post('/orders/:outTradeNo/pay', async (req, res) => {
