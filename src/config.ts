@@ -36,7 +36,35 @@ const envSchema = z.object({
   ALIPAY_SANDBOX_IN_PRODUCTION: optional(bool),
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   SANDBOX_PORT: optional(port),
+  SANDBOX_PUBLIC: optional(bool),
+  SANDBOX_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
 });
+
+// A misspelt ALIPAY_ name would silently switch the shop to the sandbox: refuse unknown names.
+const GUARDED_PREFIXES = ['ALIPAY_', 'SANDBOX_'];
+const KNOWN_NAMES = Object.keys(envSchema.shape);
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The known setting closest to a misspelt name. */
+export function closestSettingName(name: string): string {
+  return KNOWN_NAMES.reduce((best, known) => (editDistance(name, known) < editDistance(name, best) ? known : best));
+}
+
+function unknownSettings(env: Env): string[] {
+  return Object.keys(env)
+    .filter((key) => GUARDED_PREFIXES.some((p) => key.startsWith(p)) && !KNOWN_NAMES.includes(key) && env[key] !== undefined)
+    .sort()
+    .map((key) => `${key} is not a known setting (did you mean ${closestSettingName(key)}?)`);
+}
 
 export type Env = Record<string, string | undefined>;
 
@@ -65,6 +93,13 @@ export interface Config {
   };
   sandboxTimeScale: number;
   sandboxPort: number;
+  /** NODE_ENV was not set: development was assumed (the startup log says so). */
+  envDefaulted: boolean;
+  sandbox: {
+    /** Answer other addresses than loopback (a shared demo); then the console needs the password. */
+    public: boolean;
+    password: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -84,16 +119,18 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
 /** Reads the whole configuration from an environment object; throws one ConfigError listing every problem. */
 export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const unknown = unknownSettings(env);
+  if (!parsed.success || unknown.length) {
+    throw new ConfigError([
+      ...unknown,
+      ...(parsed.error?.issues ?? []).map((issue) => {
         const key = issue.path.join('.');
         const value = env[key];
         const secret = /SECRET|KEY|PASSWORD|DATABASE_URL/.test(key);
         const shown = value === undefined || secret ? '' : ` (got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
         return `${key}: ${issue.message}${shown}`;
       }),
-    );
+    ]);
   }
   const e = parsed.data;
   const problems: string[] = [];
@@ -112,6 +149,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const nodeEnv = e.NODE_ENV ?? 'development';
   if (nodeEnv === 'production' && e.ALIPAY_GATEWAY && !e.PUBLIC_BASE_URL) {
     problems.push('PUBLIC_BASE_URL must be set in production: Alipay sends notifications to PUBLIC_BASE_URL/alipay/notify and buyers back to PUBLIC_BASE_URL/alipay/return');
+  }
+  if (nodeEnv === 'production' && given.length === 3 && !e.ALIPAY_SELLER_ID) {
+    problems.push('ALIPAY_SELLER_ID must be set in production: notifications for another seller are refused only when it is known');
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -141,5 +181,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }),
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
     sandboxPort: e.SANDBOX_PORT ?? 3999,
+    envDefaulted: e.NODE_ENV === undefined,
+    sandbox: Object.freeze({ public: e.SANDBOX_PUBLIC ?? false, password: e.SANDBOX_PASSWORD }),
   });
 }

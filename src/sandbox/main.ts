@@ -9,6 +9,7 @@ import { openDatabase } from '../db/database.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { createSandboxGateway } from './gateway.js';
 import { ensureSandboxKeys, gatewayKeyOptions } from './keys.js';
+import { sandboxAccess } from '../wiring.js';
 
 await runMain(async ({ config, logger, onShutdown }) => {
   const port = config.sandboxPort;
@@ -23,6 +24,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
     basePath: '/sandbox',
     timeScale: config.sandboxTimeScale,
     logger: logger.child({ component: 'sandbox' }),
+    access: await sandboxAccess(config, logger),
   });
 
   const app = express();
