@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
+import { createRateLimiter } from './db/rate-limiter.js';
 import type { Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { formatPrice, formatYuan } from './lib/money.js';
@@ -79,7 +80,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public', 'static'), { maxAge: config.env === 'production' ? '1d' : 0 }));
   app.use(healthRoutes(db));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
-  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes };
+  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes, limiter: createRateLimiter(db), limits: config.limits };
   app.use(alipayRoutes(shop));
 
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));

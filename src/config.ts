@@ -36,6 +36,11 @@ const envSchema = z.object({
   ALIPAY_SANDBOX_IN_PRODUCTION: optional(bool),
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   SANDBOX_PORT: optional(port),
+  ORDERS_PER_SESSION_PER_10_MIN: optional(z.coerce.number().int().min(1).max(100_000)),
+  ORDERS_PER_IP_PER_10_MIN: optional(z.coerce.number().int().min(1).max(1_000_000)),
+  ORDER_CHECKS_PER_MINUTE: optional(z.coerce.number().int().min(0).max(100_000)),
+  EXPIRY_CHECKS_PER_MINUTE: optional(z.coerce.number().int().min(1).max(100_000)),
+  REJECTED_NOTIFY_STORED_PER_IP_PER_10_MIN: optional(z.coerce.number().int().min(0).max(100_000)),
   SANDBOX_PUBLIC: optional(bool),
   SANDBOX_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
 });
@@ -93,6 +98,16 @@ export interface Config {
   };
   sandboxTimeScale: number;
   sandboxPort: number;
+  /** Bounds on what strangers can make us do (shared through PostgreSQL across instances). */
+  limits: {
+    ordersPerSessionPer10Min: number;
+    ordersPerIpPer10Min: number;
+    /** Alipay queries from order pages ("did my payment arrive?"), all orders together. */
+    orderChecksPerMinute: number;
+    /** Alipay queries (query + close) by the expiry sweep, all instances together. */
+    expiryChecksPerMinute: number;
+    rejectedNotifyStoredPerIpPer10Min: number;
+  };
   /** NODE_ENV was not set: development was assumed (the startup log says so). */
   envDefaulted: boolean;
   sandbox: {
@@ -181,6 +196,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }),
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
     sandboxPort: e.SANDBOX_PORT ?? 3999,
+    limits: Object.freeze({
+      ordersPerSessionPer10Min: e.ORDERS_PER_SESSION_PER_10_MIN ?? 20,
+      ordersPerIpPer10Min: e.ORDERS_PER_IP_PER_10_MIN ?? 200,
+      orderChecksPerMinute: e.ORDER_CHECKS_PER_MINUTE ?? 600,
+      expiryChecksPerMinute: e.EXPIRY_CHECKS_PER_MINUTE ?? 300,
+      rejectedNotifyStoredPerIpPer10Min: e.REJECTED_NOTIFY_STORED_PER_IP_PER_10_MIN ?? 50,
+    }),
     envDefaulted: e.NODE_ENV === undefined,
     sandbox: Object.freeze({ public: e.SANDBOX_PUBLIC ?? false, password: e.SANDBOX_PASSWORD }),
   });

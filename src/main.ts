@@ -51,6 +51,6 @@ await runMain(async ({ config, logger, onShutdown }) => {
     onShutdown('sandbox notifier', () => sandbox.stop());
   }
   const jobs = createJobRunner(logger);
-  scheduleJobs(jobs, { db, provider: payments, events, logger });
+  scheduleJobs(jobs, { db, provider: payments, events, logger, expiryChecksPerMinute: config.limits.expiryChecksPerMinute });
   onShutdown('jobs', () => jobs.stop());
 });

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import {
+  AlipayNotificationError,
   buildPagePayForm,
   buildPagePayParams,
   buildPagePayUrl,
@@ -75,6 +76,14 @@ function formActionSources(gatewayUrl: string): string[] {
   return [origin, ...alipayHosts];
 }
 
+/** The configured ALIPAY_SIGN_TYPE is the only one accepted: an RSA2 app never trusts a SHA-1 (`RSA`) signature. */
+function assertSignType(fields: Record<string, string>, expected: SignType) {
+  const declared = fields['sign_type'] || 'RSA2';
+  if (declared !== expected) {
+    throw new AlipayNotificationError('unsupported-sign-type', `sign_type ${declared} is not the configured ALIPAY_SIGN_TYPE ${expected}`, { field: 'sign_type' });
+  }
+}
+
 export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: string): AlipayPayments {
   const client = createAlipayClient({
     gatewayUrl: settings.gatewayUrl,
@@ -95,6 +104,10 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
       if (result.kind === 'not-exist') return null;
       if (result.kind === 'business-error') {
         throw businessError('alipay.trade.query', result);
+      }
+      // A signed answer about another trade (a proxy or cache mixing answers up) must not touch this order.
+      if (result.outTradeNo !== outTradeNo) {
+        throw new PaymentProviderError(`alipay.trade.query answered about out_trade_no ${result.outTradeNo}, not ${outTradeNo}`);
       }
       // TRADE_CLOSED after a payment (send_pay_date set) means fully refunded, not "never paid".
       const refunded = result.tradeStatus === 'TRADE_CLOSED' && result.sendPayDate !== undefined;
@@ -137,10 +150,13 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
     },
     readNotification(rawBody) {
       const notification = verifyNotification(rawBody, settings.alipayPublicKey);
+      assertSignType(notification.fields, settings.signType);
       return { notification, report: notificationToReport(notification, rawText(rawBody)) };
     },
     readReturn(queryString) {
-      return { outTradeNo: verifyReturn(queryString, settings.alipayPublicKey).outTradeNo };
+      const verified = verifyReturn(queryString, settings.alipayPublicKey);
+      assertSignType(verified.fields, settings.signType);
+      return { outTradeNo: verified.outTradeNo };
     },
   };
 }

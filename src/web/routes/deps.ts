@@ -1,4 +1,6 @@
+import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
+import type { RateLimiter } from '../../db/rate-limiter.js';
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import type { ShopEvents } from '../../shop/events.js';
 import type { PaymentDeps } from '../../shop/payments/confirm.js';
@@ -8,9 +10,20 @@ export interface ShopRouteDeps {
   payments: AlipayPayments;
   events: ShopEvents;
   ttlMinutes: number;
+  limiter: RateLimiter;
+  limits: Config['limits'];
 }
+
+const MINUTE = 60_000;
+export const ORDER_LIMIT_WINDOW_MS = 10 * MINUTE;
 
 /** What the shop's payment use cases need, from the routes' dependencies. */
 export function paymentDeps(deps: ShopRouteDeps): PaymentDeps {
-  return { db: deps.db, provider: deps.payments, events: deps.events };
+  const checks = { name: 'order-checks', limit: deps.limits.orderChecksPerMinute, windowMs: MINUTE };
+  return {
+    db: deps.db,
+    provider: deps.payments,
+    events: deps.events,
+    queryBudget: async () => (await deps.limiter.hit(checks, 'all')).allowed,
+  };
 }

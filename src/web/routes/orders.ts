@@ -5,7 +5,9 @@ import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import { wantsJson } from '../../lib/wants-json.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
 import { saveSession } from '../session.js';
-import { paymentDeps, type ShopRouteDeps } from './deps.js';
+import { refused } from '../../db/rate-limiter.js';
+import { RateLimitedError } from '../../shop/errors.js';
+import { ORDER_LIMIT_WINDOW_MS, paymentDeps, type ShopRouteDeps } from './deps.js';
 
 const MOBILE_UA = /Mobi|Android|iPhone|iPod|HarmonyOS|MicroMessenger/i;
 
@@ -38,7 +40,20 @@ function sendToCashier(req: Request, res: Response, payments: AlipayPayments, or
   res.render('orders/redirect', { title: 'Redirecting to Alipay', form: start.html });
 }
 
+/** Order creation per browser session and per address, both counted in one statement. */
+async function limitOrderCreation(req: Request, deps: ShopRouteDeps) {
+  const window = { windowMs: ORDER_LIMIT_WINDOW_MS };
+  const over = refused(
+    await deps.limiter.hitMany([
+      { limit: { name: 'orders-session', limit: deps.limits.ordersPerSessionPer10Min, ...window }, subject: req.sessionID },
+      { limit: { name: 'orders-ip', limit: deps.limits.ordersPerIpPer10Min, ...window }, subject: req.ip ?? 'unknown' },
+    ]),
+  );
+  if (over) throw new RateLimitedError('You have placed many orders in a short time.', over.retryAfterSeconds);
+}
+
 export async function checkout(req: Request, res: Response, deps: ShopRouteDeps, lines: OrderLine[], opts: { clearCart?: boolean } = {}) {
+  await limitOrderCreation(req, deps);
   const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes });
   rememberOrder(req, order.outTradeNo);
   if (opts.clearCart) req.session.cart = {};
