@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { runMain } from './boot.js';
+import { ensureWritableDir, StartupError } from './lib/startup-error.js';
 import { createDb } from './db/client.js';
 import { openDatabase } from './db/database.js';
 import { createJobRunner } from './jobs/runner.js';
@@ -15,13 +16,15 @@ function listen(app: ReturnType<typeof createApp>, port: number, host: string | 
     const server = app.listen(port, host ?? '', (err?: Error) => (err ? reject(err) : resolve(server)));
     server.once('error', reject);
   }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new Error(`Port ${port} is already in use. Stop the other program or set PORT to a free port.`);
+    if (err.code === 'EADDRINUSE') throw new StartupError(`Port ${port} is already in use. Stop the other program or set PORT to a free port.`);
+    if (err.code === 'EACCES') throw new StartupError(`Port ${port} needs privileges this user does not have. Set PORT to 1024 or above.`);
     throw err;
   });
 }
 
 await runMain(async ({ config, logger, onShutdown }) => {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+  await ensureWritableDir(config.dataDir, 'DATA_DIR');
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger, exclusive: true });
   onShutdown('database server', () => database.close());
   const db = createDb(database.url, { poolSize: config.databasePoolSize });
   onShutdown('database pool', () => db.$disconnect());

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import express from 'express';
 import { runMain } from '../boot.js';
+import { ensureWritableDir, StartupError } from '../lib/startup-error.js';
 import { createDb } from '../db/client.js';
 import { openDatabase } from '../db/database.js';
 import { PROJECT_ROOT } from '../paths.js';
@@ -13,7 +14,8 @@ import { sandboxAccess } from '../wiring.js';
 
 await runMain(async ({ config, logger, onShutdown }) => {
   const port = config.sandboxPort;
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+  await ensureWritableDir(config.dataDir, 'DATA_DIR');
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger, exclusive: true });
   onShutdown('database server', () => database.close());
   const db = createDb(database.url);
   onShutdown('database pool', () => db.$disconnect());
@@ -39,6 +41,8 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, (err?: Error) => (err ? reject(err) : resolve(s)));
     s.once('error', reject);
+  }).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EADDRINUSE' ? new StartupError(`Port ${port} is already in use. Stop the other program or set SANDBOX_PORT to a free port.`) : err;
   });
   onShutdown('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   const base = `http://localhost:${port}`;
