@@ -103,10 +103,10 @@ export async function resolveSessionSecret(config: Config): Promise<string> {
  * Loopback only by default. SANDBOX_PUBLIC=true (a shared demo) puts the console behind
  * SANDBOX_PASSWORD, or one generated once into DATA_DIR/sandbox-password and shown in the log.
  */
-export async function sandboxAccess(config: Config, logger: Logger): Promise<{ public: boolean; password?: string }> {
+export async function sandboxAccess(config: Config, logger: Logger): Promise<{ public: boolean; password?: string; hosts?: string[] }> {
   if (!config.sandbox.public) {
     logger.info('the built-in sandbox answers only requests from this machine (set SANDBOX_PUBLIC=true to share a demo)');
-    return { public: false };
+    return { public: false, hosts: [new URL(config.publicBaseUrl).hostname] };
   }
   let password = config.sandbox.password;
   const file = path.join(config.dataDir, 'sandbox-password');

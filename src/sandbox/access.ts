@@ -12,6 +12,8 @@ export interface SandboxAccessOptions {
   password?: string;
   /** Keys the forms' CSRF tokens (stable across restarts, never sent to a browser). */
   secret: Buffer;
+  /** Host names besides localhost that name this machine (PUBLIC_BASE_URL's). */
+  hosts?: string[];
 }
 
 /** The key of the forms' CSRF tokens, derived from the gateway's own key: stable across restarts and instances. */
@@ -34,11 +36,11 @@ function isLoopbackAddress(address: string | undefined): boolean {
  * (a local reverse proxy forwards strangers from loopback too), and its Host names this machine
  * (a DNS-rebound hostname does not).
  */
-export function isLocalRequest(req: Request): boolean {
+export function isLocalRequest(req: Request, hosts: readonly string[] = []): boolean {
   if (!isLoopbackAddress(req.socket.remoteAddress)) return false;
   if (PROXY_HEADERS.some((h) => req.headers[h] !== undefined)) return false;
   const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-  return LOOPBACK_HOSTS.has(host);
+  return LOOPBACK_HOSTS.has(host) || hosts.includes(host);
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -69,10 +71,11 @@ function refuse(res: Response, status: number, text: string) {
  */
 export function createSandboxAccess(opts: SandboxAccessOptions) {
   if (opts.public && !opts.password) throw new Error('a public sandbox needs a password');
+  const hosts = (opts.hosts ?? []).map((h) => h.toLowerCase());
   const tokenFor = (scope: string) => createHmac('sha256', opts.secret).update(`sandbox-form:${scope}`).digest('base64url');
 
   const reachable: RequestHandler = (req, res, next) => {
-    if (opts.public || isLocalRequest(req)) return next();
+    if (opts.public || isLocalRequest(req, hosts)) return next();
     refuse(
       res,
       403,

@@ -40,7 +40,7 @@ export interface SandboxGatewayOptions {
   /** How often start()'s loop looks for due notification attempts; default 1000 ms. */
   pollIntervalMs?: number;
   /** Default: loopback clients only. `public` (SANDBOX_PUBLIC) opens the gateway and cashier links to anyone and puts the console behind `password`. */
-  access?: { public: boolean; password?: string };
+  access?: { public: boolean; password?: string; hosts?: string[] };
 }
 
 export interface SandboxGateway {
@@ -77,6 +77,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
   const access = createSandboxAccess({
     public: opts.access?.public ?? false,
     password: opts.access?.password,
+    hosts: opts.access?.hosts,
     secret: formSecret(opts.alipayPrivateKey),
   });
   const jobs = createJobRunner(logger);
