@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
+import { createRateLimiter } from './db/rate-limiter.js';
 import type { Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { formatPrice, formatYuan } from './lib/money.js';
@@ -106,7 +107,7 @@ export function createApp(deps: AppDeps): Express {
   if (config.ops.metricsToken) app.use(metricsRoutes(metrics, { token: config.ops.metricsToken }));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
   const accounts = createShopperAccounts({ db, events: deps.accountEvents });
-  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes, metrics, accounts };
+  const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes, metrics, accounts, limiter: createRateLimiter(db), limits: config.limits };
   app.use(alipayRoutes(shop));
 
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));

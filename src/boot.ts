@@ -1,6 +1,7 @@
 import 'dotenv/config';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { errorText } from './lib/error-text.js';
+import { StartupError } from './lib/startup-error.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface Boot {
@@ -60,7 +61,7 @@ export async function runMain(
   try {
     await main(boot);
   } catch (err) {
-    if (err instanceof ConfigError) console.error(err.message);
+    if (err instanceof ConfigError || err instanceof StartupError) console.error(err.message);
     else logger.fatal({ err }, errorText(err));
     await shutdown('startup failed', opts.failureCode ?? 1);
   }

@@ -50,7 +50,40 @@ const envSchema = z.object({
   SMTP_URL: optional(z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL, e.g. smtps://user:pass@smtp.example.com:465')),
   MAIL_FROM: optional(z.string().max(200).regex(/^(.*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/, 'must be an address, e.g. "支付宝商店 Alipay Shop" <shop@example.com>')),
   MAIL_POLL_MS: optional(z.coerce.number().int().min(100).max(600_000)),
+  ORDERS_PER_SESSION_PER_10_MIN: optional(z.coerce.number().int().min(1).max(100_000)),
+  ORDERS_PER_IP_PER_10_MIN: optional(z.coerce.number().int().min(1).max(1_000_000)),
+  ORDER_CHECKS_PER_MINUTE: optional(z.coerce.number().int().min(0).max(100_000)),
+  EXPIRY_CHECKS_PER_MINUTE: optional(z.coerce.number().int().min(1).max(100_000)),
+  REJECTED_NOTIFY_STORED_PER_IP_PER_10_MIN: optional(z.coerce.number().int().min(0).max(100_000)),
+  SANDBOX_PUBLIC: optional(bool),
+  SANDBOX_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
 });
+
+// A misspelt ALIPAY_ name would silently switch the shop to the sandbox: refuse unknown names.
+const GUARDED_PREFIXES = ['ALIPAY_', 'SANDBOX_'];
+const KNOWN_NAMES = Object.keys(envSchema.shape);
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The known setting closest to a misspelt name. */
+export function closestSettingName(name: string): string {
+  return KNOWN_NAMES.reduce((best, known) => (editDistance(name, known) < editDistance(name, best) ? known : best));
+}
+
+function unknownSettings(env: Env): string[] {
+  return Object.keys(env)
+    .filter((key) => GUARDED_PREFIXES.some((p) => key.startsWith(p)) && !KNOWN_NAMES.includes(key) && env[key] !== undefined)
+    .sort()
+    .map((key) => `${key} is not a known setting (did you mean ${closestSettingName(key)}?)`);
+}
 
 export type Env = Record<string, string | undefined>;
 
@@ -102,6 +135,23 @@ export interface Config {
     from: string;
     pollMs: number;
   };
+  /** Bounds on what strangers can make us do (shared through PostgreSQL across instances). */
+  limits: {
+    ordersPerSessionPer10Min: number;
+    ordersPerIpPer10Min: number;
+    /** Alipay queries from order pages ("did my payment arrive?"), all orders together. */
+    orderChecksPerMinute: number;
+    /** Alipay queries (query + close) by the expiry sweep, all instances together. */
+    expiryChecksPerMinute: number;
+    rejectedNotifyStoredPerIpPer10Min: number;
+  };
+  /** NODE_ENV was not set: development was assumed (the startup log says so). */
+  envDefaulted: boolean;
+  sandbox: {
+    /** Answer other addresses than loopback (a shared demo); then the console needs the password. */
+    public: boolean;
+    password: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -121,16 +171,18 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
 /** Reads the whole configuration from an environment object; throws one ConfigError listing every problem. */
 export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const unknown = unknownSettings(env);
+  if (!parsed.success || unknown.length) {
+    throw new ConfigError([
+      ...unknown,
+      ...(parsed.error?.issues ?? []).map((issue) => {
         const key = issue.path.join('.');
         const value = env[key];
         const secret = /SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL|SMTP_URL/.test(key);
         const shown = value === undefined || secret ? '' : ` (got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
         return `${key}: ${issue.message}${shown}`;
       }),
-    );
+    ]);
   }
   const e = parsed.data;
   const problems: string[] = [];
@@ -172,6 +224,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   }
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT === (e.PORT ?? 3000)) {
     problems.push('METRICS_PORT must differ from PORT (to serve /metrics on the main port, set METRICS_TOKEN instead)');
+  }
+  if (nodeEnv === 'production' && given.length === 3 && !e.ALIPAY_SELLER_ID) {
+    problems.push('ALIPAY_SELLER_ID must be set in production: notifications for another seller are refused only when it is known');
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -224,5 +279,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       from: e.MAIL_FROM ?? '"支付宝商店 Alipay Shop" <shop@localhost>',
       pollMs: e.MAIL_POLL_MS ?? 2000,
     }),
+    limits: Object.freeze({
+      ordersPerSessionPer10Min: e.ORDERS_PER_SESSION_PER_10_MIN ?? 20,
+      ordersPerIpPer10Min: e.ORDERS_PER_IP_PER_10_MIN ?? 200,
+      orderChecksPerMinute: e.ORDER_CHECKS_PER_MINUTE ?? 600,
+      expiryChecksPerMinute: e.EXPIRY_CHECKS_PER_MINUTE ?? 300,
+      rejectedNotifyStoredPerIpPer10Min: e.REJECTED_NOTIFY_STORED_PER_IP_PER_10_MIN ?? 50,
+    }),
+    envDefaulted: e.NODE_ENV === undefined,
+    sandbox: Object.freeze({ public: e.SANDBOX_PUBLIC ?? false, password: e.SANDBOX_PASSWORD }),
   });
 }

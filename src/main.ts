@@ -4,6 +4,7 @@ import express from 'express';
 import { createApp } from './app.js';
 import { runMain } from './boot.js';
 import { createDb, poolOf } from './db/client.js';
+import { ensureWritableDir, StartupError } from './lib/startup-error.js';
 import { openDatabase } from './db/database.js';
 import { createJobClaim } from './jobs/claim.js';
 import { createJobRunner } from './jobs/runner.js';
@@ -25,7 +26,8 @@ function listen(server: Server, port: number, host: string | undefined, name = '
       resolve(server);
     });
   }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new Error(`Port ${port} is already in use. Stop the other program or set ${name} to a free port.`);
+    if (err.code === 'EADDRINUSE') throw new StartupError(`Port ${port} is already in use. Stop the other program or set ${name} to a free port.`);
+    if (err.code === 'EACCES') throw new StartupError(`Port ${port} needs privileges this user does not have. Set ${name} to 1024 or above.`);
     throw err;
   });
 }
@@ -40,6 +42,7 @@ function closeServer(server: Server): Promise<void> {
 }
 
 await runMain(async ({ config, logger, onShutdown }) => {
+  await ensureWritableDir(config.dataDir, 'DATA_DIR');
   const metrics = createMetrics({ processMetrics: true });
   // Listen at once: while the database is unreachable the process is alive (/healthz) but not
   // ready (/readyz 503), and retries with backoff instead of exiting into a crash loop.
@@ -53,7 +56,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
     logger.info({ port: config.ops.metricsPort }, 'metrics served at /metrics');
   }
 
-  const database = await retryWithBackoff(() => openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger }), {
+  const database = await retryWithBackoff(() => openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger, exclusive: true }), {
     onRetry: (err, delayMs, tries) => {
       startup.lastError = err;
       logger.warn({ err: errorText(err), tries, retryInMs: delayMs }, 'database unreachable; not ready, retrying');
@@ -102,7 +105,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const jobs = createJobRunner(logger, { claim: createJobClaim(db), onRun: metrics.jobRun });
   scheduleJobs(
     jobs,
-    { db, provider: payments, events, logger, bills: payments, mail: { pollMs: config.mail.pollMs, deliverDue: () => mail.worker.deliverDue() } },
+    { db, provider: payments, events, logger, bills: payments, expiryChecksPerMinute: config.limits.expiryChecksPerMinute, mail: { pollMs: config.mail.pollMs, deliverDue: () => mail.worker.deliverDue() } },
     { timeScale: config.ops.jobsTimeScale, paymentEventRetentionDays: config.ops.paymentEventRetentionDays, onTransitions: metrics.orderTransition },
   );
   onShutdown('jobs', () => jobs.stop());

@@ -110,6 +110,7 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
         '(or set ALIPAY_SANDBOX_IN_PRODUCTION=true to run on the built-in sandbox gateway, which takes no real money)',
     ]);
   }
+  if (config.envDefaulted) logger.warn('NODE_ENV is not set: running in development mode with the built-in Alipay sandbox (set NODE_ENV=production and ALIPAY_* for real payments)');
   const keysDir = path.join(config.dataDir, 'keys');
   const keys = await ensureSandboxKeys(keysDir);
   const certMode = config.sandboxCertMode ? await ensureSandboxCertMode(keysDir, keys) : undefined;
@@ -121,6 +122,7 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
     timeScale: config.sandboxTimeScale,
     billToday: config.sandboxBillToday,
     logger: logger.child({ component: 'sandbox' }),
+    access: await sandboxAccess(config, logger),
   });
   logger.warn({ gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`, appId: keys.appId, certMode: Boolean(certMode) }, 'using the built-in Alipay sandbox gateway: no real money');
   // Certificate mode reads the generated files through the same checks as a real configuration.
@@ -153,4 +155,25 @@ export async function resolveSessionSecret(config: Config): Promise<string> {
   const secret = randomBytes(32).toString('base64url');
   await writeFile(file, secret, { mode: 0o600 });
   return secret;
+}
+
+/**
+ * Loopback only by default. SANDBOX_PUBLIC=true (a shared demo) puts the console behind
+ * SANDBOX_PASSWORD, or one generated once into DATA_DIR/sandbox-password and shown in the log.
+ */
+export async function sandboxAccess(config: Config, logger: Logger): Promise<{ public: boolean; password?: string; hosts?: string[] }> {
+  if (!config.sandbox.public) {
+    logger.info('the built-in sandbox answers only requests from this machine (set SANDBOX_PUBLIC=true to share a demo)');
+    return { public: false, hosts: [new URL(config.publicBaseUrl).hostname] };
+  }
+  let password = config.sandbox.password;
+  const file = path.join(config.dataDir, 'sandbox-password');
+  if (!password && existsSync(file)) password = (await readFile(file, 'utf8')).trim();
+  if (!password) {
+    await mkdir(config.dataDir, { recursive: true });
+    password = randomBytes(18).toString('base64url');
+    await writeFile(file, password, { mode: 0o600, flag: 'wx' });
+  }
+  logger.warn({ password: config.sandbox.password ? '(SANDBOX_PASSWORD)' : password }, 'SANDBOX_PUBLIC=true: the sandbox console needs the sandbox password (any user name); cashier links stay open to whoever holds them');
+  return { public: true, password };
 }

@@ -50,6 +50,43 @@ export function createRateLimiter(db: Db) {
       return stateOf(limit, rows[0], now);
     },
 
+    /**
+     * Takes up to `n` units of a budget (e.g. provider calls per minute across all instances) in
+     * one statement; returns how many were granted (0 once the window's budget is spent).
+     */
+    async take(limit: RateLimit, subject: string, n: number, now = new Date()): Promise<number> {
+      const expiresAt = new Date(now.getTime() + limit.windowMs);
+      const rows = await db.$queryRaw<{ hits: number }[]>`
+        INSERT INTO rate_limits (key, hits, window_start, expires_at)
+        VALUES (${keyOf(limit, subject)}, ${n}, ${now}, ${expiresAt})
+        ON CONFLICT (key) DO UPDATE SET
+          hits = CASE WHEN rate_limits.expires_at <= ${now} THEN ${n} ELSE LEAST(rate_limits.hits, ${limit.limit}) + ${n} END,
+          window_start = CASE WHEN rate_limits.expires_at <= ${now} THEN ${now} ELSE rate_limits.window_start END,
+          expires_at = CASE WHEN rate_limits.expires_at <= ${now} THEN ${expiresAt} ELSE rate_limits.expires_at END
+        RETURNING hits`;
+      const hits = rows[0]?.hits ?? n;
+      return Math.max(0, Math.min(n, limit.limit - (hits - n)));
+    },
+
+    /**
+     * Counts one hit on several counters in one statement (one round trip on a hot path, e.g.
+     * per session and per address); states in the order given. Distinct keys only.
+     */
+    async hitMany(hits: { limit: RateLimit; subject: string }[], now = new Date()): Promise<RateLimitState[]> {
+      const keys = hits.map((h) => keyOf(h.limit, h.subject));
+      const ends = hits.map((h) => new Date(now.getTime() + h.limit.windowMs));
+      const rows = await db.$queryRaw<{ key: string; hits: number; expires_at: Date }[]>`
+        INSERT INTO rate_limits (key, hits, window_start, expires_at)
+        SELECT k, 1, ${now}, e FROM unnest(${keys}::text[], ${ends}::timestamptz[]) AS h(k, e)
+        ON CONFLICT (key) DO UPDATE SET
+          hits = CASE WHEN rate_limits.expires_at <= ${now} THEN 1 ELSE rate_limits.hits + 1 END,
+          window_start = CASE WHEN rate_limits.expires_at <= ${now} THEN ${now} ELSE rate_limits.window_start END,
+          expires_at = CASE WHEN rate_limits.expires_at <= ${now} THEN EXCLUDED.expires_at ELSE rate_limits.expires_at END
+        RETURNING key, hits, expires_at`;
+      const byKey = new Map(rows.map((r) => [r.key, r]));
+      return hits.map((h, i) => stateOf(h.limit, byKey.get(keys[i]!), now));
+    },
+
     /** The current window without counting (e.g. "is this sign-in already blocked?"). */
     async check(limit: RateLimit, subject: string, now = new Date()): Promise<RateLimitState> {
       const rows = await db.$queryRaw<{ hits: number; expires_at: Date }[]>`
@@ -71,3 +108,9 @@ export function createRateLimiter(db: Db) {
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+/** The first refused state of several (the one to wait for longest), or undefined when all are allowed. */
+export function refused(states: RateLimitState[]): RateLimitState | undefined {
+  const over = states.filter((s) => !s.allowed);
+  return over.length ? over.reduce((a, b) => (a.retryAfterSeconds >= b.retryAfterSeconds ? a : b)) : undefined;
+}

@@ -25,13 +25,16 @@ export interface ScheduleOptions {
 /** Every periodic job of the shop, in one place. */
 export function scheduleJobs(
   runner: JobRunner,
-  deps: PaymentDeps & { db: Db; logger: Logger; bills?: BillSource; mail?: { pollMs: number; deliverDue(): Promise<object> } },
+  deps: PaymentDeps & { db: Db; logger: Logger; bills?: BillSource; expiryChecksPerMinute?: number; mail?: { pollMs: number; deliverDue(): Promise<object> } },
   opts: ScheduleOptions = {},
 ) {
   const period = (ms: number) => Math.max(100, Math.round(ms * (opts.timeScale ?? 1)));
+  const limiter = createRateLimiter(deps.db);
+  const budget = { name: 'expiry-checks', limit: deps.expiryChecksPerMinute ?? 300, windowMs: MINUTE };
   // Unpaid orders past their deadline: asked at Alipay first, then expired (or confirmed).
   runner.every('expiry sweep', period(MINUTE), async () => {
     const result = await sweepExpiredOrders(deps, {
+      takeBudget: (n) => limiter.take(budget, 'all', n),
       onError: (outTradeNo, err) => deps.logger.warn({ err, outTradeNo }, 'expiry check failed; will retry next sweep'),
     });
     opts.onTransitions?.('EXPIRED', result.expired);
@@ -39,7 +42,6 @@ export function scheduleJobs(
     return result;
   });
   runner.every('session purge', period(MINUTE), async () => ({ purged: await purgeExpiredSessions(deps.db) }));
-  const limiter = createRateLimiter(deps.db);
   runner.every('rate limit purge', period(MINUTE), async () => ({ purged: await limiter.purgeExpired() }));
   const days = opts.paymentEventRetentionDays;
   if (days !== undefined) {

@@ -1,12 +1,12 @@
 import type { KeyObject } from 'node:crypto';
 import {
+  AlipayNotificationError,
   buildPagePayForm,
   buildPagePayParams,
   buildPagePayUrl,
   createAlipayClient,
   verifyNotification,
   verifyReturn,
-  AlipayNotificationError,
   type AlipayCertKeyring,
   type CertSns,
   type SignType,
@@ -94,6 +94,14 @@ function formActionSources(gatewayUrl: string): string[] {
   return [origin, ...alipayHosts];
 }
 
+/** The configured ALIPAY_SIGN_TYPE is the only one accepted: an RSA2 app never trusts a SHA-1 (`RSA`) signature. */
+function assertSignType(fields: Record<string, string>, expected: SignType) {
+  const declared = fields['sign_type'] || 'RSA2';
+  if (declared !== expected) {
+    throw new AlipayNotificationError('unsupported-sign-type', `sign_type ${declared} is not the configured ALIPAY_SIGN_TYPE ${expected}`, { field: 'sign_type' });
+  }
+}
+
 export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: string): AlipayPayments {
   const plainClient = createAlipayClient({
     gatewayUrl: settings.gatewayUrl,
@@ -136,6 +144,10 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
       if (result.kind === 'not-exist') return null;
       if (result.kind === 'business-error') {
         throw businessError('alipay.trade.query', result);
+      }
+      // A signed answer about another trade (a proxy or cache mixing answers up) must not touch this order.
+      if (result.outTradeNo !== outTradeNo) {
+        throw new PaymentProviderError(`alipay.trade.query answered about out_trade_no ${result.outTradeNo}, not ${outTradeNo}`);
       }
       // TRADE_CLOSED after a payment (send_pay_date set) means fully refunded, not "never paid".
       const refunded = result.tradeStatus === 'TRADE_CLOSED' && result.sendPayDate !== undefined;
@@ -191,10 +203,13 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
     },
     readNotification(rawBody) {
       const notification = verifyWithKnownKeys((key) => verifyNotification(rawBody, key));
+      assertSignType(notification.fields, settings.signType);
       return { notification, report: notificationToReport(notification, rawText(rawBody)) };
     },
     readReturn(queryString) {
-      return { outTradeNo: verifyWithKnownKeys((key) => verifyReturn(queryString, key)).outTradeNo };
+      const verified = verifyWithKnownKeys((key) => verifyReturn(queryString, key));
+      assertSignType(verified.fields, settings.signType);
+      return { outTradeNo: verified.outTradeNo };
     },
   };
 }

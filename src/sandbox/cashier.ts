@@ -10,6 +10,8 @@ export interface CashierDeps {
   alipayPrivateKey: KeyObject;
   notifier: Notifier;
   views: Views;
+  /** The CSRF token of a form scope (`cashier:<id>`). */
+  formToken: (scope: string) => string;
 }
 
 /** The buyer's side: the cashier page, Pay and Cancel. */
@@ -89,6 +91,7 @@ export function createCashier(deps: CashierDeps) {
       title: 'Cashier',
       appId: ctx.appId,
       cashierId,
+      csrfToken: deps.formToken(`cashier:${cashierId}`),
       script: 'cashier.js',
       trade: {
         subject: trade.subject,

@@ -18,6 +18,13 @@ export interface ConsoleDeps {
   notifier: Notifier;
   views: Views;
   certMode?: SandboxCertMode | undefined;
+  formToken: (scope: string) => string;
+  /** A public sandbox: never show what lets someone act on a shopper's order (its full out_trade_no, the cashier link). */
+  masked: boolean;
+}
+
+function maskTradeNo(outTradeNo: string): string {
+  return outTradeNo.length > 12 ? `${outTradeNo.slice(0, 8)}…${outTradeNo.slice(-4)}` : '…';
 }
 
 /** The developer's side: trades and their notification attempts, resend, fail next N, close, keys. */
@@ -33,20 +40,21 @@ export function createConsole(deps: ConsoleDeps) {
     const trades = await listTrades(ctx);
     await render(res, 'console', {
       title: 'Console',
+      csrfToken: deps.formToken('console'),
       appId: ctx.appId,
       sellerId: ctx.sellerId,
       gatewayUrl: gatewayUrl(req),
       forcedFailures: await notifier.forcedFailures(),
       trades: trades.map((t) => ({
         id: t.id,
-        outTradeNo: t.outTradeNo,
+        outTradeNo: deps.masked ? maskTradeNo(t.outTradeNo) : t.outTradeNo,
         tradeNo: t.tradeNo,
         subject: t.subject,
         amount: yuan(t.totalFen),
         refunded: t.refundedFen > 0n ? yuan(t.refundedFen) : '',
         status: t.status === 'WAIT_BUYER_PAY' && t.expiresAt.getTime() <= ctx.now().getTime() ? 'TRADE_CLOSED' : t.status,
         createdAt: beijing(t.createdAt),
-        cashierHref: `${basePath}/cashier/${t.cashierId}`,
+        cashierHref: deps.masked ? '' : `${basePath}/cashier/${t.cashierId}`,
         notifications: t.notifications.map((n) => ({
           kind: n.kind,
           notifyId: n.notifyId,
@@ -113,7 +121,7 @@ export function createConsole(deps: ConsoleDeps) {
       res.json(info);
       return;
     }
-    return render(res, 'keys', { title: 'Keys', info, basePath });
+    return render(res, 'keys', { title: 'Keys', info, basePath, csrfToken: deps.formToken('console') });
   }
 
   return { showConsole, resend, closeFromConsole, failNext, keys };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { type Router } from 'express';
 import type { Db } from '../db/client.js';
 import { PROJECT_ROOT } from '../paths.js';
+import { createSandboxAccess, formSecret } from './access.js';
 import { createCashier } from './cashier.js';
 import { createSandboxBills } from './bill.js';
 import { createConsole } from './console.js';
@@ -44,6 +45,8 @@ export interface SandboxGatewayOptions {
   certMode?: SandboxCertMode;
   /** SANDBOX_BILL_TODAY: serve today's trade bill (so far) instead of "no bill yet". */
   billToday?: boolean;
+  /** Default: loopback clients only. `public` (SANDBOX_PUBLIC) opens the gateway and cashier links to anyone and puts the console behind `password`. */
+  access?: { public: boolean; password?: string; hosts?: string[] };
 }
 
 export interface SandboxGateway {
@@ -82,6 +85,12 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
     now,
     logger,
   });
+  const access = createSandboxAccess({
+    public: opts.access?.public ?? false,
+    password: opts.access?.password,
+    hosts: opts.access?.hosts,
+    secret: formSecret(opts.alipayPrivateKey),
+  });
   const jobs = createJobRunner(logger);
   const views = createViews({ basePath, gatewayPath });
   const pagePay = createPagePay({ ctx, basePath });
@@ -112,6 +121,7 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
     },
     notifier,
     views,
+    formToken: access.tokenFor,
   });
   const devConsole = createConsole({
     ctx,
@@ -124,27 +134,34 @@ export function createSandboxGateway(opts: SandboxGatewayOptions): SandboxGatewa
     gatewayPath,
     notifier,
     views,
+    formToken: access.tokenFor,
+    masked: opts.access?.public ?? false,
   });
 
   const router = express.Router();
   const rawBody = express.raw({ type: () => true, limit: '1mb' });
   const formBody = express.urlencoded({ extended: false, limit: '16kb' });
+  const cashierForm = access.formToken((req) => `cashier:${String(req.params['id'])}`);
+  const consoleForm = access.formToken(() => 'console');
+  router.use(access.reachable);
   router.use('/static', express.static(STATIC, { fallthrough: false }));
+  // Signed by the app's key (the signature is the authentication), as at Alipay.
   router.get('/gateway.do', gateway);
   router.post('/gateway.do', rawBody, gateway);
   router.get('/cashier/:id', cashier.showCashier);
-  router.post('/cashier/:id/pay', cashier.pay);
-  router.post('/cashier/:id/cancel', cashier.cancel);
-  router.get('/', devConsole.showConsole);
-  router.get('/keys', devConsole.keys);
-  router.post('/console/fail-next', formBody, devConsole.failNext);
-  router.post('/console/trades/:id/resend', devConsole.resend);
-  router.post('/console/trades/:id/close', devConsole.closeFromConsole);
-  router.post('/console/rotate-alipay-cert', createRotateHandler(certMode, basePath));
+  router.post('/cashier/:id/pay', formBody, cashierForm, cashier.pay);
+  router.post('/cashier/:id/cancel', formBody, cashierForm, cashier.cancel);
+  router.get('/', access.operator, devConsole.showConsole);
+  router.get('/keys', access.operator, devConsole.keys);
+  router.post('/console/fail-next', access.operator, formBody, consoleForm, devConsole.failNext);
+  router.post('/console/trades/:id/resend', access.operator, formBody, consoleForm, devConsole.resend);
+  router.post('/console/trades/:id/close', access.operator, formBody, consoleForm, devConsole.closeFromConsole);
+  router.post('/console/rotate-alipay-cert', access.operator, formBody, consoleForm, createRotateHandler(certMode, basePath));
+  // The shop's server fetches the bill by its signed, short-lived link (like gateway.do, open).
   router.get('/downloadBillFile.resource', bills.download);
-  router.get('/console/bill', bills.downloadFromConsole);
-  router.post('/console/bill/payment', formBody, bills.injectPayment);
-  router.post('/console/trades/:id/refund-outside', formBody, bills.refundOutside);
+  router.get('/console/bill', access.operator, bills.downloadFromConsole);
+  router.post('/console/bill/payment', access.operator, formBody, consoleForm, bills.injectPayment);
+  router.post('/console/trades/:id/refund-outside', access.operator, formBody, consoleForm, bills.refundOutside);
 
   return {
     router,

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import express from 'express';
 import { runMain } from '../boot.js';
+import { ensureWritableDir, StartupError } from '../lib/startup-error.js';
 import { createDb } from '../db/client.js';
 import { openDatabase } from '../db/database.js';
 import { PROJECT_ROOT } from '../paths.js';
@@ -45,10 +46,12 @@ if (args[0] === 'cert-mode') {
   );
   process.exit(0);
 }
+import { sandboxAccess } from '../wiring.js';
 
 await runMain(async ({ config, logger, onShutdown }) => {
   const port = config.sandboxPort;
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+  await ensureWritableDir(config.dataDir, 'DATA_DIR');
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger, exclusive: true });
   onShutdown('database server', () => database.close());
   const db = createDb(database.url);
   onShutdown('database pool', () => db.$disconnect());
@@ -63,6 +66,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
     timeScale: config.sandboxTimeScale,
     billToday: config.sandboxBillToday,
     logger: logger.child({ component: 'sandbox' }),
+    access: await sandboxAccess(config, logger),
   });
 
   const app = express();
@@ -77,6 +81,8 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, (err?: Error) => (err ? reject(err) : resolve(s)));
     s.once('error', reject);
+  }).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EADDRINUSE' ? new StartupError(`Port ${port} is already in use. Stop the other program or set SANDBOX_PORT to a free port.`) : err;
   });
   onShutdown('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   const base = `http://localhost:${port}`;

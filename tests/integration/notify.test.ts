@@ -1,4 +1,5 @@
 import iconv from 'iconv-lite';
+import pg from 'pg';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeForm, generateRsaKeyPair, signNotification } from '../../src/alipay/index.js';
@@ -51,15 +52,46 @@ describe('a paid notification', () => {
     expect((await orderOf(order.outTradeNo)).status).toBe('PAID');
   });
 
-  it('when 20 copies arrive at once, exactly one transition happens and all get success', async () => {
-    const order = await newOrder(2);
-    const body = signAsAlipay(notifyFields(order));
-    const replies = await Promise.all(Array.from({ length: 20 }, () => notify(body)));
-    expect(replies.map((r) => `${r.status} ${r.text}`)).toEqual(Array(20).fill('200 success'));
-    const events = await eventsOf(order.outTradeNo);
-    expect(events).toHaveLength(20);
-    expect(events.filter((e) => e.outcome === 'applied')).toHaveLength(1);
-    expect(events.filter((e) => e.outcome === 'duplicate')).toHaveLength(19);
+  // Forced interleaving: a warm pool, and a barrier — a lock that lets every copy read the order
+  // but holds every write until all 20 are waiting — so a read-then-write would apply 20 times.
+  it.each([
+    ['the one-statement path', false],
+    ['the transaction path (a subscriber to orderPaid)', true],
+  ])('when 20 copies arrive at once (%s), exactly one transition happens and all get success, round after round', async (_name, subscribed) => {
+    const paidEvents: number[] = [];
+    const target = subscribed ? buildApp(t.db, { events: { orderPaid: async (_tx, e) => void paidEvents.push(e.orderId) } }) : app;
+    await Promise.all(Array.from({ length: 20 }, () => t.db.$executeRaw`SELECT pg_sleep(0.02)`));
+    for (let round = 0; round < 3; round++) {
+      const order = await newOrder(2);
+      const body = signAsAlipay(notifyFields(order));
+      const barrier = new pg.Client({ connectionString: t.url });
+      await barrier.connect();
+      let replies: request.Response[];
+      try {
+        await barrier.query('BEGIN');
+        await barrier.query('LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE');
+        const pending = Promise.all(
+          Array.from({ length: 20 }, () => request(target).post('/alipay/notify').set('Content-Type', NOTIFY_CONTENT_TYPE).send(body).then((r) => r)),
+        );
+        for (let i = 0; i < 200; i++) {
+          const [{ waiting }] = (await barrier.query<{ waiting: number }>(
+            `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )).rows as [{ waiting: number }];
+          if (waiting >= 20) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await barrier.query('COMMIT');
+        replies = await pending;
+      } finally {
+        await barrier.end();
+      }
+      expect(replies.map((r) => `${r.status} ${r.text}`)).toEqual(Array(20).fill('200 success'));
+      const events = await eventsOf(order.outTradeNo);
+      expect(events).toHaveLength(20);
+      expect(events.filter((e) => e.outcome === 'applied')).toHaveLength(1);
+      expect(events.filter((e) => e.outcome === 'duplicate')).toHaveLength(19);
+      if (subscribed) expect(paidEvents.filter((id) => id === order.id)).toHaveLength(1);
+    }
   });
 
   it('accepts TRADE_FINISHED as paid too', async () => {

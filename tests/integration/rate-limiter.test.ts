@@ -31,4 +31,17 @@ describe('rate limits shared through PostgreSQL', () => {
       expect(results.map((r) => r.hits).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     }
   });
+
+  it('hitMany counts several counters in one statement, each with its own window', async () => {
+    const limiter = createRateLimiter(t.db);
+    const perSession = { name: 'many-session', limit: 2, windowMs: 60_000 };
+    const perIp = { name: 'many-ip', limit: 3, windowMs: 600_000 };
+    const t0 = new Date('2026-11-27T01:00:00Z');
+    const hit = (session: string) => limiter.hitMany([{ limit: perSession, subject: session }, { limit: perIp, subject: '203.0.113.7' }], t0);
+    expect(await hit('s1')).toMatchObject([{ allowed: true, hits: 1 }, { allowed: true, hits: 1 }]);
+    expect(await hit('s1')).toMatchObject([{ allowed: true, hits: 2 }, { allowed: true, hits: 2 }]);
+    expect(await hit('s1')).toEqual([{ allowed: false, hits: 3, retryAfterSeconds: 60 }, { allowed: true, hits: 3, retryAfterSeconds: 600 }]);
+    expect(await hit('s2')).toEqual([{ allowed: true, hits: 1, retryAfterSeconds: 60 }, { allowed: false, hits: 4, retryAfterSeconds: 600 }]);
+    expect(await limiter.check(perIp, '203.0.113.7', t0)).toMatchObject({ hits: 4 });
+  });
 });

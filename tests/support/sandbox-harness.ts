@@ -10,6 +10,7 @@ import {
   type PagePayOptions,
 } from '../../src/alipay/index.js';
 import type { Db } from '../../src/db/client.js';
+import { createSandboxAccess, formSecret } from '../../src/sandbox/access.js';
 import { createSandboxGateway, type SandboxGateway } from '../../src/sandbox/gateway.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
@@ -79,6 +80,14 @@ export function createHarness(db: Db) {
     });
   }
 
+  const forms = createSandboxAccess({ public: false, secret: formSecret(alipayKeys.privateKey) });
+  /** A sandbox form POST as the sandbox's own page sends it (with its CSRF token). */
+  function press(path: string, form: Record<string, string> = {}) {
+    const cashier = /\/cashier\/([^/]+)\//.exec(path);
+    const token = forms.tokenFor(cashier ? `cashier:${cashier[1]}` : 'console');
+    return request(app).post(path).type('form').send({ _csrf: token, ...form });
+  }
+
   /** GET delivery of a signed page pay; returns the response. */
   function pagePay(params: Record<string, string>) {
     return request(app).get(buildPagePayUrl(GATEWAY, params));
@@ -95,7 +104,7 @@ export function createHarness(db: Db) {
   /** Opens a cashier, pays, waits for the first notification attempt. */
   async function paidTrade(overrides: Partial<PagePayOptions> = {}) {
     const opened = await openCashier(overrides);
-    const res = await request(app).post(`${opened.cashier}/pay`).expect(302);
+    const res = await press(`${opened.cashier}/pay`).expect(302);
     await gateway.settle();
     return { ...opened, returnLocation: res.headers['location'] as string };
   }
@@ -119,7 +128,7 @@ export function createHarness(db: Db) {
     return request(app).post(`${GATEWAY}?charset=utf-8`).type('form').send(new URLSearchParams(body).toString());
   }
 
-  return { db, state, gateway, app, appKeys, alipayKeys, reset, advance, pagePayParams, pagePay, openCashier, paidTrade, client, callApi };
+  return { db, state, gateway, app, appKeys, alipayKeys, reset, advance, pagePayParams, pagePay, openCashier, paidTrade, client, callApi, press };
 }
 
 export function newOutTradeNo(): string {
@@ -166,5 +175,6 @@ export function useSandboxHarness(): SandboxHarness {
     get paidTrade() { return current().paidTrade; },
     get client() { return current().client; },
     get callApi() { return current().callApi; },
+    get press() { return current().press; },
   };
 }

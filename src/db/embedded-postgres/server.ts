@@ -8,6 +8,8 @@ export interface EmbeddedPostgres {
   readonly port: number;
   /** True when another live process of ours runs this cluster and we only connected to it. */
   readonly attached: boolean;
+  /** When attached to a server another process started: that process (it stops the server when it stops). */
+  readonly ownerPid?: number;
   /** Connection string for a database on this server. */
   url(database: string): string;
   ensureDatabase(database: string): Promise<void>;
@@ -98,12 +100,13 @@ export async function launchServer(cluster: Cluster, password: string): Promise<
   });
 }
 
-export function connectTo(port: number, password: string, attached: boolean, stop: () => Promise<void>): EmbeddedPostgres {
+export function connectTo(port: number, password: string, attached: boolean, stop: () => Promise<void>, ownerPid?: number): EmbeddedPostgres {
   const url = (database: string) =>
     `postgres://${POSTGRES_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {
     port,
     attached,
+    ...(ownerPid === undefined ? {} : { ownerPid }),
     url,
     stop,
     async ensureDatabase(database: string) {

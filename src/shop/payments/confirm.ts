@@ -8,6 +8,8 @@ export interface PaymentDeps {
   db: Db;
   provider: PaymentProvider;
   events?: ShopEvents;
+  /** Asked before each provider query made for a shopper (the order page's fallback): false = not now. */
+  queryBudget?: () => Promise<boolean>;
 }
 
 export type PaymentOutcome =

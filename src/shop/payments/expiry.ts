@@ -1,5 +1,5 @@
 import { confirmPayment, type PaymentDeps } from './confirm.js';
-import { claimQuery } from './status.js';
+import { claimQuery, QUERY_INTERVAL_MS } from './status.js';
 
 export type ExpiryResult = 'expired' | 'paid' | 'kept';
 
@@ -24,6 +24,7 @@ export async function expireOrder(deps: PaymentDeps, outTradeNo: string, now = n
 /** Expiry when an order is read: rate-limited like refreshPaymentStatus, so a page view never waits on the provider twice in 10 s. */
 export async function expireOrderOnRead(deps: PaymentDeps, outTradeNo: string, now = new Date()) {
   if (!(await claimQuery(deps.db, outTradeNo, now))) return 'kept' as const;
+  if (deps.queryBudget && !(await deps.queryBudget())) return 'kept' as const;
   return expireOrder(deps, outTradeNo, now);
 }
 
@@ -32,31 +33,70 @@ export interface SweepResult {
   paid: number;
   kept: number;
   failed: number;
+  /** Due orders left for the next pass because this minute's budget of provider calls is spent. */
+  deferred?: boolean;
 }
 
-/** One pass of the periodic expiry sweep. Provider failures leave the order for the next pass. */
-export async function sweepExpiredOrders(
-  deps: PaymentDeps,
-  opts: { now?: Date; limit?: number; onError?: (outTradeNo: string, err: unknown) => void } = {},
-): Promise<SweepResult> {
-  const { db } = deps;
+/**
+ * Claims up to `n` due orders for this instance: never asked or not asked for 10 s (so no two
+ * instances ask about the same order), never-asked first, then the longest overdue. SKIP LOCKED:
+ * a concurrent sweep takes the next ones instead of waiting.
+ */
+async function claimDueOrders(db: PaymentDeps['db'], n: number, now: Date): Promise<string[]> {
+  const askedBefore = new Date(now.getTime() - QUERY_INTERVAL_MS);
+  const rows = await db.$queryRaw<{ out_trade_no: string }[]>`
+    UPDATE orders SET queried_at = ${now}
+    WHERE id IN (
+      SELECT id FROM orders
+      WHERE status = 'UNPAID' AND expires_at <= ${now} AND (queried_at IS NULL OR queried_at < ${askedBefore})
+      ORDER BY queried_at ASC NULLS FIRST, expires_at ASC
+      LIMIT ${n}
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING out_trade_no`;
+  return rows.map((r) => r.out_trade_no);
+}
+
+export interface SweepOptions {
+  now?: Date;
+  /** Most orders asked about in one pass (default 1000). */
+  limit?: number;
+  /** Orders claimed and asked about at once (default 10). */
+  batchSize?: number;
+  /** Takes up to `n` provider calls from the shared per-minute budget; returns how many it got. */
+  takeBudget?: (n: number) => Promise<number>;
+  onError?: (outTradeNo: string, err: unknown) => void;
+}
+
+/**
+ * One pass of the periodic expiry sweep: batches of due orders claimed atomically, each asked
+ * about at the provider within the per-minute budget. Provider failures leave the order for a
+ * later pass.
+ */
+export async function sweepExpiredOrders(deps: PaymentDeps, opts: SweepOptions = {}): Promise<SweepResult> {
   const now = opts.now ?? new Date();
-  // Least recently asked first, so orders that keep failing cannot hold up the others.
-  const due = await db.order.findMany({
-    where: { status: 'UNPAID', expiresAt: { lte: now } },
-    select: { outTradeNo: true },
-    orderBy: [{ queriedAt: { sort: 'asc', nulls: 'first' } }, { expiresAt: 'asc' }],
-    take: opts.limit ?? 100,
-  });
   const result: SweepResult = { expired: 0, paid: 0, kept: 0, failed: 0 };
-  for (const { outTradeNo } of due) {
-    await db.order.updateMany({ where: { outTradeNo, status: 'UNPAID' }, data: { queriedAt: now } });
-    try {
-      result[await expireOrder(deps, outTradeNo, now)]++;
-    } catch (err) {
-      result.failed++;
-      opts.onError?.(outTradeNo, err);
+  let left = opts.limit ?? 1000;
+  while (left > 0) {
+    const wanted = Math.min(left, opts.batchSize ?? 10);
+    const granted = opts.takeBudget ? await opts.takeBudget(wanted) : wanted;
+    if (granted === 0) {
+      result.deferred = true;
+      break;
     }
+    const claimed = await claimDueOrders(deps.db, granted, now);
+    await Promise.all(
+      claimed.map(async (outTradeNo) => {
+        try {
+          result[await expireOrder(deps, outTradeNo, now)]++;
+        } catch (err) {
+          result.failed++;
+          opts.onError?.(outTradeNo, err);
+        }
+      }),
+    );
+    left -= claimed.length;
+    if (claimed.length < granted) break;
   }
   return result;
 }

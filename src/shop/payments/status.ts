@@ -23,6 +23,7 @@ export async function claimQuery(db: Db, outTradeNo: string, now: Date): Promise
  */
 export async function refreshPaymentStatus(deps: PaymentDeps, outTradeNo: string, now = new Date()) {
   if (!(await claimQuery(deps.db, outTradeNo, now))) return false;
+  if (deps.queryBudget && !(await deps.queryBudget())) return false;
   const report = await deps.provider.lookup(outTradeNo);
   if (report && report.state !== 'waiting') await confirmPayment(deps, report);
   return true;

@@ -2,13 +2,24 @@ import express, { Router } from 'express';
 import { AlipayError, AlipayNotificationError, peekNotification } from '../../alipay/index.js';
 import { rawText, type AlipayPayments } from '../../payments/alipay-adapter.js';
 import { confirmPayment, recordRejectedNotification } from '../../shop/payments/confirm.js';
+import { Counter } from 'prom-client';
 import { HttpError } from '../errors.js';
-import { paymentDeps, type ShopRouteDeps } from './deps.js';
+import { ORDER_LIMIT_WINDOW_MS, paymentDeps, type ShopRouteDeps } from './deps.js';
+
+/** What is kept of a body that could not be verified: enough to diagnose, never a flood's worth. */
+export const REJECTED_KEPT_CHARS = 2048;
+
+export const rejectedNotifications = new Counter({
+  name: 'shop_alipay_notify_rejected_total',
+  help: 'Notifications that failed verification, by whether they were stored (per-address limit)',
+  labelNames: ['stored'] as const,
+});
 
 // Alipay's routes: no session, cookies or CSRF (mounted before them).
 export function alipayRoutes(deps: ShopRouteDeps): Router {
   const { db, payments } = deps;
   const router = Router();
+  const storedRejections = { name: 'notify-rejected-ip', limit: deps.limits.rejectedNotifyStoredPerIpPer10Min, windowMs: ORDER_LIMIT_WINDOW_MS };
 
   // Alipay posts `application/x-www-form-urlencoded; text/html; charset=…` (GBK too): read the raw
   // bytes whatever the Content-Type and let the Alipay module decode and verify them.
@@ -22,9 +33,17 @@ export function alipayRoutes(deps: ShopRouteDeps): Router {
       if (!(err instanceof AlipayError)) throw err;
       const reason = err instanceof AlipayNotificationError ? `${err.reason}: ${err.message}` : err.message;
       const hints = peekNotification(raw);
-      req.log?.warn({ outTradeNo: hints.outTradeNo, notifyId: hints.notifyId, outcome: 'rejected', reason }, 'alipay notification rejected');
       deps.metrics?.notification('rejected');
-      await recordRejectedNotification(db, raw, reason, hints);
+      // Only bodies that fail verification are limited: a genuine notification never reaches here.
+      const allowance = await deps.limiter.hit(storedRejections, req.ip ?? 'unknown');
+      rejectedNotifications.inc({ stored: String(allowance.allowed) });
+      if (allowance.allowed) {
+        req.log?.warn({ outTradeNo: hints.outTradeNo, notifyId: hints.notifyId, outcome: 'rejected', reason, bytes: body.length }, 'alipay notification rejected');
+        const kept = raw.length > REJECTED_KEPT_CHARS ? `${raw.slice(0, REJECTED_KEPT_CHARS)}…` : raw;
+        await recordRejectedNotification(db, kept, `${reason} (${body.length} bytes received)`, hints);
+      } else if (allowance.hits === storedRejections.limit + 1) {
+        req.log?.warn({ ip: req.ip, retryAfterSeconds: allowance.retryAfterSeconds }, 'too many unverifiable notifications from this address: counting, not storing, the rest of this window');
+      }
       return res.status(400).type('text/plain').send('fail');
     }
     let result: Awaited<ReturnType<typeof confirmPayment>>;

@@ -1,5 +1,7 @@
 import type { ShopperAccounts } from '../../accounts/shoppers.js';
+import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
+import type { RateLimiter } from '../../db/rate-limiter.js';
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import type { ShopEvents } from '../../shop/events.js';
 import type { Metrics } from '../../ops/metrics.js';
@@ -14,9 +16,20 @@ export interface ShopRouteDeps {
   metrics?: Pick<Metrics, 'notification' | 'orderTransition'>;
   /** Shopper accounts: a signed-in shopper's orders and cart belong to the account. */
   accounts?: ShopperAccounts;
+  limiter: RateLimiter;
+  limits: Config['limits'];
 }
+
+const MINUTE = 60_000;
+export const ORDER_LIMIT_WINDOW_MS = 10 * MINUTE;
 
 /** What the shop's payment use cases need, from the routes' dependencies. */
 export function paymentDeps(deps: ShopRouteDeps): PaymentDeps {
-  return { db: deps.db, provider: deps.payments, events: deps.events };
+  const checks = { name: 'order-checks', limit: deps.limits.orderChecksPerMinute, windowMs: MINUTE };
+  return {
+    db: deps.db,
+    provider: deps.payments,
+    events: deps.events,
+    queryBudget: async () => (await deps.limiter.hit(checks, 'all')).allowed,
+  };
 }

@@ -8,7 +8,9 @@ import { InvalidRequestError } from '../../shop/errors.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
 import { signedInShopper } from './account.js';
 import { saveSession } from '../session.js';
-import { paymentDeps, type ShopRouteDeps } from './deps.js';
+import { refused } from '../../db/rate-limiter.js';
+import { RateLimitedError } from '../../shop/errors.js';
+import { ORDER_LIMIT_WINDOW_MS, paymentDeps, type ShopRouteDeps } from './deps.js';
 
 const CHECK_FAILED = 'Alipay could not be reached just now to check this payment; the status shown is ours. If you paid, it will be confirmed as soon as Alipay answers.';
 
@@ -46,7 +48,20 @@ function sendToCashier(req: Request, res: Response, payments: AlipayPayments, or
   res.render('orders/redirect', { title: 'Redirecting to Alipay', form: start.html });
 }
 
+/** Order creation per browser session and per address, both counted in one statement. */
+async function limitOrderCreation(req: Request, deps: ShopRouteDeps) {
+  const window = { windowMs: ORDER_LIMIT_WINDOW_MS };
+  const over = refused(
+    await deps.limiter.hitMany([
+      { limit: { name: 'orders-session', limit: deps.limits.ordersPerSessionPer10Min, ...window }, subject: req.sessionID },
+      { limit: { name: 'orders-ip', limit: deps.limits.ordersPerIpPer10Min, ...window }, subject: req.ip ?? 'unknown' },
+    ]),
+  );
+  if (over) throw new RateLimitedError('You have placed many orders in a short time.', over.retryAfterSeconds);
+}
+
 export async function checkout(req: Request, res: Response, deps: ShopRouteDeps, lines: OrderLine[], opts: { clearCart?: boolean } = {}) {
+  await limitOrderCreation(req, deps);
   const shopper = signedInShopper(res);
   const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes, shopperId: shopper?.id });
   rememberOrder(req, order.outTradeNo);

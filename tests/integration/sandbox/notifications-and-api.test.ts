@@ -104,7 +104,7 @@ describe('OpenAPI: query and close', () => {
     expect(await h.client.queryTrade({ outTradeNo })).toEqual({ kind: 'not-exist' });
     await h.openCashier({ outTradeNo });
     expect(await h.client.queryTrade({ outTradeNo })).toMatchObject({ kind: 'found', tradeStatus: 'WAIT_BUYER_PAY', totalAmountFen: 1230 });
-    await request(h.app).post(`${(await h.openCashier({ outTradeNo })).cashier}/pay`).expect(302);
+    await h.press(`${(await h.openCashier({ outTradeNo })).cashier}/pay`).expect(302);
     const q = await h.client.queryTrade({ outTradeNo });
     expect(q).toMatchObject({ kind: 'found', tradeStatus: 'TRADE_SUCCESS', outTradeNo, totalAmountFen: 1230, buyerLogonId: 'san***@sandbox.com' });
     expect(q.kind === 'found' && q.sendPayDate?.getTime()).toBe(Math.floor(h.state.clock.getTime() / 1000) * 1000);
@@ -150,7 +150,7 @@ describe('OpenAPI: query and close', () => {
     const { outTradeNo, cashier } = await h.openCashier();
     expect(await h.client.closeTrade({ outTradeNo })).toEqual({ kind: 'closed' });
     expect(await h.client.queryTrade({ outTradeNo })).toMatchObject({ tradeStatus: 'TRADE_CLOSED' });
-    expect((await request(h.app).post(`${cashier}/pay`).expect(200)).text).toContain('ACQ.TRADE_HAS_CLOSE');
+    expect((await h.press(`${cashier}/pay`).expect(200)).text).toContain('ACQ.TRADE_HAS_CLOSE');
     const paid = await h.paidTrade();
     expect(await h.client.closeTrade({ outTradeNo: paid.outTradeNo })).toEqual({ kind: 'status-error' });
     expect(await h.client.closeTrade({ outTradeNo: newOutTradeNo() })).toEqual({ kind: 'not-exist' });
@@ -229,7 +229,7 @@ describe('console and keys', () => {
   });
 
   it('"make the next N fail" records forced failures that retry on schedule; "resend now" re-sends', async () => {
-    await request(h.app).post('/sandbox/console/fail-next').type('form').send('n=2').expect(303);
+    await h.press('/sandbox/console/fail-next', { n: '2' }).expect(303);
     const { outTradeNo } = await h.paidTrade();
     let n = await notificationOf(outTradeNo);
     expect(n.attempts[0]).toMatchObject({ ok: false, error: 'forced failure by console', httpStatus: null });
@@ -237,20 +237,20 @@ describe('console and keys', () => {
     expect(n.nextAttemptAt!.getTime()).toBe(h.state.clock.getTime() + RETRY_DELAYS_MS[0]! * TIME_SCALE);
 
     const trade = await h.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
-    await request(h.app).post(`/sandbox/console/trades/${trade.id}/resend`).expect(303);
+    await h.press(`/sandbox/console/trades/${trade.id}/resend`).expect(303);
     n = await notificationOf(outTradeNo);
     expect(n.attempts).toHaveLength(2);
     expect(n.attempts[1]).toMatchObject({ trigger: 'manual', ok: false, error: 'forced failure by console' });
     expect(n.status).toBe('PENDING');
 
-    await request(h.app).post(`/sandbox/console/trades/${trade.id}/resend`).expect(303);
+    await h.press(`/sandbox/console/trades/${trade.id}/resend`).expect(303);
     n = await notificationOf(outTradeNo);
     expect(n.attempts[2]).toMatchObject({ trigger: 'manual', ok: true, httpStatus: 200 });
     expect(n.status).toBe('DELIVERED');
     expect(h.state.sent).toHaveLength(1);
 
     // Resend after delivery: sent again with the same notify_id.
-    await request(h.app).post(`/sandbox/console/trades/${trade.id}/resend`).expect(303);
+    await h.press(`/sandbox/console/trades/${trade.id}/resend`).expect(303);
     expect(h.state.sent).toHaveLength(2);
     expect(verifyNotification(h.state.sent[1]!.body, h.alipayKeys.publicKey).notifyId).toBe(n.notifyId);
     const page = await request(h.app).get('/sandbox/').expect(200);
@@ -260,7 +260,7 @@ describe('console and keys', () => {
   it('closes a waiting trade from the console', async () => {
     const { outTradeNo } = await h.openCashier();
     const trade = await h.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo } });
-    await request(h.app).post(`/sandbox/console/trades/${trade.id}/close`).expect(303);
+    await h.press(`/sandbox/console/trades/${trade.id}/close`).expect(303);
     expect(await h.client.queryTrade({ outTradeNo })).toMatchObject({ tradeStatus: 'TRADE_CLOSED' });
   });
 

@@ -31,7 +31,7 @@ describe('page pay happy path', () => {
 
   it('on Pay: redirects to return_url with a verifiable signed query and POSTs a notification Alipay-style', async () => {
     const { cashier, outTradeNo } = await h.openCashier({ totalAmountFen: 1230, body: 'two tins', passbackParams: 'order%3D42' });
-    const paid = await request(h.app).post(`${cashier}/pay`).expect(302);
+    const paid = await h.press(`${cashier}/pay`).expect(302);
     const location = paid.headers['location'] as string;
     expect(location.startsWith(`${RETURN_URL}?`)).toBe(true);
     const ret = verifyReturn(location, h.alipayKeys.publicKey);
@@ -88,7 +88,7 @@ describe('page pay happy path', () => {
 
   it('without return_url shows "Payment successful"; the notification goes out anyway', async () => {
     const { cashier } = await h.openCashier({ returnUrl: undefined });
-    const res = await request(h.app).post(`${cashier}/pay`).expect(200);
+    const res = await h.press(`${cashier}/pay`).expect(200);
     expect(res.text).toContain('Payment successful');
     await h.gateway.settle();
     expect(h.state.sent).toHaveLength(1);
@@ -98,7 +98,7 @@ describe('page pay happy path', () => {
     let release: (() => void) | undefined;
     h.state.reply = () => new Promise((resolve) => (release = () => resolve({ status: 200, text: 'success' })));
     const { cashier } = await h.openCashier();
-    await request(h.app).post(`${cashier}/pay`).expect(302);
+    await h.press(`${cashier}/pay`).expect(302);
     await vi.waitFor(() => expect(release).toBeDefined());
     release!();
     await h.gateway.settle();
@@ -118,7 +118,7 @@ describe('page pay happy path', () => {
 
   it('cancel leaves the trade waiting and links back to the merchant', async () => {
     const { cashier, outTradeNo } = await h.openCashier();
-    const res = await request(h.app).post(`${cashier}/cancel`).expect(200);
+    const res = await h.press(`${cashier}/cancel`).expect(200);
     expect(res.text).toContain('Payment cancelled');
     expect(res.text).toContain('href="http://shop.test/"');
     const q = await h.client.queryTrade({ outTradeNo });
@@ -128,7 +128,7 @@ describe('page pay happy path', () => {
 
   it('a second Pay on a paid trade says already paid and sends nothing more', async () => {
     const { cashier } = await h.paidTrade();
-    const again = await request(h.app).post(`${cashier}/pay`).expect(200);
+    const again = await h.press(`${cashier}/pay`).expect(200);
     expect(again.text).toContain('ACQ.TRADE_HAS_SUCCESS');
     await h.gateway.settle();
     expect(h.state.sent).toHaveLength(1);
@@ -136,7 +136,7 @@ describe('page pay happy path', () => {
 
   it('concurrent Pay clicks pay once and notify once', async () => {
     const { cashier } = await h.openCashier();
-    const results = await Promise.all([1, 2, 3].map(() => request(h.app).post(`${cashier}/pay`)));
+    const results = await Promise.all([1, 2, 3].map(() => h.press(`${cashier}/pay`)));
     expect(results.filter((r) => r.status === 302)).toHaveLength(1);
     await h.gateway.settle();
     expect(h.state.sent).toHaveLength(1);
@@ -175,7 +175,7 @@ describe('expiry', () => {
     const page = await request(h.app).get(cashier).expect(200);
     expect(page.text).toContain('5 min');
     h.advance(5 * 60_000 + 1000);
-    const res = await request(h.app).post(`${cashier}/pay`).expect(200);
+    const res = await h.press(`${cashier}/pay`).expect(200);
     expect(res.text).toContain('expired');
     expect(res.text).toContain('data-outcome="expired"');
     expect(await h.client.queryTrade({ outTradeNo })).toMatchObject({ kind: 'found', tradeStatus: 'TRADE_CLOSED' });
@@ -258,7 +258,7 @@ describe('request checks (error page like Alipay)', () => {
 
   it('wap pay needs QUICK_WAP_WAY and returns with its own method', async () => {
     const { cashier } = await h.openCashier({ kind: 'wap' });
-    const res = await request(h.app).post(`${cashier}/pay`).expect(302);
+    const res = await h.press(`${cashier}/pay`).expect(302);
     expect(verifyReturn(res.headers['location'] as string, h.alipayKeys.publicKey).fields['method']).toBe('alipay.trade.wap.pay.return');
   });
 
