@@ -64,12 +64,19 @@ async function orderStatus(outTradeNo: string): Promise<string | undefined> {
   return (await t.db.order.findUnique({ where: { outTradeNo } }))?.status;
 }
 
+/** Submits a sandbox form the way its page does: with the page's form token. */
+async function pressForm(app: Parameters<typeof request>[0], page: string, action: string) {
+  const html = (await request(app).get(page).expect(200)).text;
+  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  return request(app).post(action).type('form').send({ _csrf: token });
+}
+
 /** Buy → gateway → cashier → Pay, through HTTP; the sandbox then notifies the shop over real HTTP. */
 async function buyAndPay() {
   const s = await shopper(app);
   const bought = await s.buy(goodsId);
   const toCashier = await request(app).get(bought.url.pathname + bought.url.search).expect(302);
-  await request(app).post(`${toCashier.headers.location}/pay`).expect(302);
+  expect((await pressForm(app, toCashier.headers.location!, `${toCashier.headers.location}/pay`)).status).toBe(302);
   await setup.sandbox!.settle();
   return bought;
 }
@@ -156,7 +163,7 @@ describe('Alipay certificate rotation during traffic', () => {
     for (const r of await lookups()) expect(r?.state).toBe('paid');
     expect(counts.get(DOWNLOAD)).toBeUndefined();
 
-    await request(app).post('/sandbox/console/rotate-alipay-cert').expect(303);
+    expect((await pressForm(app, '/sandbox/keys', '/sandbox/console/rotate-alipay-cert')).status).toBe(303);
     for (let round = 0; round < 3; round++) {
       for (const r of await lookups()) expect(r?.state).toBe('paid');
     }
@@ -180,7 +187,7 @@ describe('Alipay certificate rotation during traffic', () => {
   it('a notification signed with a rotated certificate is accepted once the shop has downloaded it', async () => {
     const counts = new Map<string, number>();
     const payments = paymentsWith(setup.settings, counts);
-    await request(app).post('/sandbox/console/rotate-alipay-cert').expect(303);
+    expect((await pressForm(app, '/sandbox/keys', '/sandbox/console/rotate-alipay-cert')).status).toBe(303);
     // Any API response (here a query) carries the new alipay_cert_sn: the shop downloads it once.
     await payments.lookup('CERT_UNKNOWN_ORDER');
     expect(counts.get(DOWNLOAD)).toBe(1);

@@ -126,7 +126,7 @@ describe('reconciling a day against the sandbox bill', () => {
   });
 
   it('a payment Alipay has for an order the shop never made (console injection) is flagged', async () => {
-    await request(h.app).post('/sandbox/console/bill/payment').type('form').send({ amount: '8.88', out_trade_no: '' }).expect(303);
+    await h.press('/sandbox/console/bill/payment', { amount: '8.88', out_trade_no: '' }).expect(303);
     const { detail } = await reconcileNextMorning();
     expect(detail.differences).toHaveLength(1);
     expect(detail.differences[0]).toMatchObject({ kind: 'UNKNOWN_PAYMENT', resolution: 'flagged', billFen: 888, orderId: null });
@@ -151,7 +151,7 @@ describe('reconciling a day against the sandbox bill', () => {
   it('a refund made outside the shop (console) is flagged; a refund recorded here but not at Alipay too', async () => {
     const outside = await paidInBoth(1000);
     const trade = await h.db.sandboxTrade.findFirstOrThrow({ where: { outTradeNo: outside.outTradeNo } });
-    await request(h.app).post(`/sandbox/console/trades/${trade.id}/refund-outside`).type('form').send({ amount: '3.00' }).expect(303);
+    await h.press(`/sandbox/console/trades/${trade.id}/refund-outside`, { amount: '3.00' }).expect(303);
     const onlyHere = await paidInBoth(700);
     await h.db.order.update({ where: { id: onlyHere.id }, data: { refundedFen: 700, refundedAt: h.state.clock, status: 'REFUNDED' } });
 

@@ -213,6 +213,8 @@ describe.skipIf('missing' in system && !required)(`several app instances on an e
       DATABASE_POOL_SIZE: '10',
       LOG_LEVEL: 'warn',
       SESSION_SECRET,
+      // Production needs SMTP; nothing here sends mail (guest orders have no address).
+      SMTP_URL: 'smtp://127.0.0.1:9',
       METRICS_TOKEN,
       TRUST_PROXY: 'loopback',
       JOBS_TIME_SCALE: String(JOBS_TIME_SCALE),
