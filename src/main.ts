@@ -8,7 +8,7 @@ import { scheduleJobs } from './jobs/schedule.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
 import { NO_EVENTS } from './shop/events.js';
 import { seedIfEmpty } from './shop/seed.js';
-import { resolveSessionSecret, setUpPayments } from './wiring.js';
+import { ensureFirstOperator, resolveSessionSecret, setUpPayments } from './wiring.js';
 
 function listen(app: ReturnType<typeof createApp>, port: number, host: string | undefined): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
@@ -27,6 +27,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
   onShutdown('database pool', () => db.$disconnect());
 
   if (await seedIfEmpty(db)) logger.info('empty database: sample goods added');
+  await ensureFirstOperator(config, db, database.embedded, logger);
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
   const payments = createAlipayPayments(settings, config.publicBaseUrl);
