@@ -42,7 +42,8 @@ export function safeNext(next: unknown): string {
   if (typeof next !== 'string' || next.length > 2000) return ADMIN_BASE;
   if (!/^\/admin(?:[/?#]|$)/.test(next) || /[\\\s]/.test(next) || next.startsWith('//')) return ADMIN_BASE;
   const url = new URL(next, 'http://console.invalid');
-  return url.origin === 'http://console.invalid' ? `${url.pathname}${url.search}` : ADMIN_BASE;
+  const local = url.origin === 'http://console.invalid' && /^\/admin(?:\/|$)/.test(url.pathname);
+  return local ? `${url.pathname}${url.search}` : ADMIN_BASE;
 }
 
 function destroy(req: Request): Promise<void> {
