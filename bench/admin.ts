@@ -29,7 +29,7 @@ await db.$executeRawUnsafe(`
          CASE WHEN i % 1000 = 0 THEN 'bench flag' END,
          ts, ts
   FROM generate_series(1, ${ORDERS}) AS i,
-       LATERAL (SELECT now() - i * interval '31.536 seconds' AS ts, 100 + (i * 7919) % 50000 AS total,
+       LATERAL (SELECT now() - i * interval '31.536 seconds' AS ts, (100 + (i::bigint * 7919) % 50000)::int AS total,
                        CASE WHEN i % 100 < 70 THEN 'PAID' WHEN i % 100 < 75 THEN 'REFUNDED' WHEN i % 100 < 85 THEN 'EXPIRED'
                             WHEN i % 100 < 90 THEN 'CLOSED' ELSE 'UNPAID' END AS st) x`);
 await db.$executeRawUnsafe(`
@@ -72,7 +72,7 @@ async function measure(name: string, path: string, target: number, accept = 'tex
 
 const deep = (await db.$queryRawUnsafe<{ created_at: Date; id: number }[]>(`SELECT created_at, id FROM orders ORDER BY created_at DESC, id DESC OFFSET ${Math.floor(ORDERS * 0.9)} LIMIT 1`))[0]!;
 const deepCursor = encodeCursor({ createdAt: deep.created_at, id: deep.id });
-const sample = (await db.$queryRawUnsafe<{ out_trade_no: string; trade_no: string; buyer_logon_id: string }[]>(`SELECT out_trade_no, trade_no, buyer_logon_id FROM orders WHERE trade_no IS NOT NULL ORDER BY id LIMIT 1 OFFSET 5000`))[0]!;
+const sample = (await db.$queryRawUnsafe<{ out_trade_no: string; trade_no: string; buyer_logon_id: string }[]>(`SELECT out_trade_no, trade_no, buyer_logon_id FROM orders WHERE trade_no IS NOT NULL ORDER BY id LIMIT 1 OFFSET ${Math.min(5000, Math.floor(ORDERS / 4))}`))[0]!;
 const day = new Date(Date.now() - 100 * 86_400_000 + 8 * 3_600_000).toISOString().slice(0, 10);
 
 console.log(`\norder list (HTML with status tabs, ${REQUESTS} sequential requests each):`);
