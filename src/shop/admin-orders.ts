@@ -116,8 +116,9 @@ function whereClause(sql: Sql, f: OrderFilters, opts: { withStatus: boolean }): 
   if (f.q) {
     const prefix = sql.param(`${escapeLike(f.q)}%`);
     const anyOf = [`o.out_trade_no LIKE ${prefix}`, `o.trade_no LIKE ${prefix}`, `o.buyer_logon_id LIKE ${prefix}`];
-    // A number is an order or trade number; anything else may also be part of a goods name.
-    if (!/^\d+$/.test(f.q)) {
+    // Digits, or 8+ hex digits, are (the start of) an order or trade number; anything else may
+    // also be part of a goods name (a contains-search that cannot use an index).
+    if (!/^\d+$/.test(f.q) && !/^[0-9a-f]{8,}$/i.test(f.q)) {
       anyOf.push(`EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.name ILIKE ${sql.param(`%${escapeLike(f.q)}%`)})`);
     }
     where.push(`(${anyOf.join(' OR ')})`);
