@@ -6,7 +6,7 @@ import { encodeCursor } from '../src/shop/admin-orders.js';
 import { buildShop, createDb, listen, startBenchDatabase } from './support.js';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1_000_000);
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20);
 
 const database = await startBenchDatabase();
 const db = createDb(database.url, { poolSize: 10 });
