@@ -82,7 +82,7 @@ await measure('JSON first page', '/admin/orders.json', 100, 'application/json');
 await measure('status=PAID', '/admin/orders?status=PAID', 100);
 await measure('status=CLOSED, deep cursor', `/admin/orders?status=CLOSED&after=${deepCursor}`, 100);
 await measure('q = order no. prefix', `/admin/orders?q=${sample.out_trade_no.slice(0, 14)}`, 100);
-await measure('q = trade no. prefix', `/admin/orders?q=${sample.trade_no.slice(0, 22)}`, 100);
+await measure('q = trade no. prefix', `/admin/orders?q=${sample.trade_no.slice(0, 26)}`, 100);
 await measure('q = buyer account', `/admin/orders?q=${encodeURIComponent(sample.buyer_logon_id)}`, 100);
 await measure('q = common goods name', `/admin/orders?q=${encodeURIComponent('Goods 7')}`, 100);
 await measure('q = rare goods name (1 in 10,000)', `/admin/orders?q=${encodeURIComponent('Rare white')}`, 100);

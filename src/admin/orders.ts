@@ -9,7 +9,6 @@ import {
   ORDER_STATUSES,
   parseOrderFilters,
   streamAdminOrders,
-  COUNT_CAP,
 } from '../shop/admin-orders.js';
 import { InvalidRequestError } from '../shop/errors.js';
 import { addOrderNote, closeOrder, queryOrderPayment, resolveAttention } from '../shop/order-actions.js';
@@ -73,7 +72,7 @@ export function orderPages(deps: AdminDeps): Router {
   router.get('/orders', async (req, res) => {
     if (wantsJson(req)) return sendJsonList(req, res);
     const filters = parseOrderFilters(req.query);
-    const [page, counts] = await Promise.all([
+    const [page, { counts, cap }] = await Promise.all([
       listAdminOrders(deps.db, filters, { after: after(req) }),
       countOrdersByStatus(deps.db, filters),
     ]);
@@ -83,7 +82,7 @@ export function orderPages(deps: AdminDeps): Router {
       page,
       counts,
       statuses: ORDER_STATUSES,
-      countCap: COUNT_CAP,
+      countCap: cap,
       query: (extra: Record<string, string | undefined> = {}, overrides: Partial<typeof filters> = {}) => filtersToQuery({ ...filters, ...overrides }, extra),
       itemsSummary,
     });

@@ -10,6 +10,8 @@ export const ORDER_STATUSES: readonly OrderStatus[] = ['UNPAID', 'PAID', 'REFUND
 export const PAGE_SIZE = 50;
 /** Tab counts stop counting here ("10,000+"): an exact count of a million rows costs more than it tells. */
 export const COUNT_CAP = 10_000;
+/** With a search text the matches are read row by row (goods names): counted up to here ("1,000+"). */
+export const SEARCH_COUNT_CAP = 1_000;
 const MAX_Q = 100;
 
 export interface OrderFilters {
@@ -192,10 +194,11 @@ export async function listAdminOrders(db: Db, f: OrderFilters, opts: { after?: s
  * Orders per status under the current filters (status aside), each capped at COUNT_CAP. Without a
  * search text each status is counted on its own index; with one, the matches are found once.
  */
-export async function countOrdersByStatus(db: Db, f: OrderFilters): Promise<Record<OrderStatus, number>> {
+export async function countOrdersByStatus(db: Db, f: OrderFilters): Promise<{ counts: Record<OrderStatus, number>; cap: number }> {
   const sql = new Sql();
   const where = whereClause(sql, f, { withStatus: false });
-  const cap = sql.param(COUNT_CAP + 1);
+  const capValue = f.q ? SEARCH_COUNT_CAP : COUNT_CAP;
+  const cap = sql.param(capValue + 1);
   const text = f.q
     ? `SELECT status, count(*)::int AS n FROM (SELECT o.status::text AS status FROM orders o WHERE ${where.join(' AND ')} LIMIT ${cap}) x GROUP BY status`
     : `SELECT s.status::text AS status,
@@ -204,7 +207,7 @@ export async function countOrdersByStatus(db: Db, f: OrderFilters): Promise<Reco
   const rows = await queryRows<{ status: OrderStatus; n: number }>(db, text, sql.params);
   const counts = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
   for (const r of rows) counts[r.status] = r.n;
-  return counts;
+  return { counts, cap: capValue };
 }
 
 export type ExportRow = Omit<AdminOrderRow, 'items'> & { itemsSummary: string };
