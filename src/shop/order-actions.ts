@@ -81,8 +81,15 @@ export async function resolveAttention(db: Db, outTradeNo: string, note: string,
   });
 }
 
-export async function addOrderNote(db: Db, outTradeNo: string, note: string, actor: Actor) {
+/** Adds an internal note; the same note by the same operator within a minute (a double click) is kept once. */
+export async function addOrderNote(db: Db, outTradeNo: string, note: string, actor: Actor, now = new Date()) {
   const text = noteText(note, '');
   const order = await orderOf(db, outTradeNo);
-  await recordAction(db, actor, { orderId: order.id, action: 'note', outcome: 'added', detail: text });
+  await db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM orders WHERE id = ${order.id} FOR UPDATE`;
+    const same = await tx.operatorAction.count({
+      where: { orderId: order.id, action: 'note', operatorEmail: actor.email, detail: text, createdAt: { gt: new Date(now.getTime() - 60_000) } },
+    });
+    if (same === 0) await recordAction(tx, actor, { orderId: order.id, action: 'note', outcome: 'added', detail: text });
+  });
 }
