@@ -16,7 +16,7 @@ import { retryWithBackoff } from './ops/wait-for-database.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
 import { setUpMail } from './mail/setup.js';
 import { seedIfEmpty } from './shop/seed.js';
-import { resolveSessionSecret, setUpPayments } from './wiring.js';
+import { ensureFirstOperator, resolveSessionSecret, setUpPayments } from './wiring.js';
 
 function listen(server: Server, port: number, host: string | undefined, name = 'PORT'): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
@@ -69,6 +69,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
   if (pool) metrics.watchPool(pool);
 
   if (await seedIfEmpty(db)) logger.info('empty database: sample goods added');
+  await ensureFirstOperator(config, db, database.embedded, logger);
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
   const payments = createAlipayPayments({ ...settings, timeoutMs: config.ops.alipayTimeoutMs, onApiCall: metrics.alipayCall }, config.publicBaseUrl);

@@ -5,6 +5,7 @@ import type { PaymentDeps } from '../shop/payments/confirm.js';
 import { sweepExpiredOrders } from '../shop/payments/expiry.js';
 import type { BillSource } from '../shop/payments/reconciliation.js';
 import { runDailyReconciliation } from '../shop/payments/reconciliation-job.js';
+import { settlePendingRefunds } from '../shop/payments/refunds.js';
 import { purgeExpiredSessions } from '../db/session-store.js';
 import { purgePaymentEvents } from '../shop/payments/retention.js';
 import { purgeExpiredTokens } from '../accounts/tokens.js';
@@ -59,4 +60,6 @@ export function scheduleJobs(
   // The mail outbox: sends what committed transactions wrote, with retries (src/mail/outbox.ts).
   const mail = deps.mail;
   if (mail) runner.every('mail outbox', mail.pollMs, () => mail.deliverDue());
+  // Refunds whose answer was ambiguous: asked about (never sent again) until Alipay says.
+  runner.every('refund check', period(MINUTE), () => settlePendingRefunds(deps));
 }

@@ -66,9 +66,6 @@ CREATE TABLE "reconciliation_jobs" (
 );
 
 -- CreateIndex
-CREATE INDEX "orders_paid_at_idx" ON "orders"("paid_at");
-
--- CreateIndex
 CREATE INDEX "orders_refunded_at_idx" ON "orders"("refunded_at");
 
 -- CreateIndex
