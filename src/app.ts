@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { formatPrice, formatYuan } from './lib/money.js';
 import type { AlipayPayments } from './payments/alipay-adapter.js';
+import { createMediaLibrary, createMediaStore, type MediaStore } from './media/index.js';
 import { countCartItems } from './shop/cart.js';
 import { NO_EVENTS, type ShopEvents } from './shop/events.js';
 import { formatBeijingTime } from './web/format.js';
@@ -17,6 +18,7 @@ import { alipayRoutes } from './web/routes/alipay.js';
 import { cartRoutes } from './web/routes/cart.js';
 import { catalogRoutes } from './web/routes/catalog.js';
 import { healthRoutes } from './web/routes/health.js';
+import { mediaRoutes } from './web/routes/media.js';
 import { orderRoutes } from './web/routes/orders.js';
 import { csrfProtection } from './web/csrf.js';
 import { sessionMiddleware } from './web/session.js';
@@ -29,6 +31,8 @@ export interface AppDeps {
   /** Subscribers to the shop's domain events (the mail outbox, later); none by default. */
   events?: ShopEvents;
   sessionSecret: string;
+  /** Where goods pictures are stored; the configured one (local disk by default) when not given. */
+  media?: MediaStore;
   /** The built-in sandbox gateway's routes, mounted at `sandbox.basePath` when it is in use. */
   sandbox?: { basePath: string; router: Router };
 }
@@ -36,6 +40,8 @@ export interface AppDeps {
 /** Builds the shop; never listens (src/main.ts does). */
 export function createApp(deps: AppDeps): Express {
   const { config, db, logger, payments } = deps;
+  const mediaStore = deps.media ?? createMediaStore(config);
+  const media = createMediaLibrary(mediaStore);
   const app = express();
   app.set('trust proxy', config.trustProxy);
   app.set('view engine', 'ejs');
@@ -69,6 +75,7 @@ export function createApp(deps: AppDeps): Express {
           'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],
           // The buy forms answer with a redirect to Alipay's gateway: browsers apply form-action to it.
           'form-action': ["'self'", ...payments.formActionSources],
+          'img-src': ["'self'", 'data:', ...(config.media.publicBaseUrl ? [new URL(config.media.publicBaseUrl).origin] : [])],
           // No CDN: everything is served by the app. `upgrade-insecure-requests` would break plain-http localhost.
           'upgrade-insecure-requests': null,
         },
@@ -78,6 +85,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'public', 'static'), { maxAge: config.env === 'production' ? '1d' : 0 }));
   app.use(healthRoutes(db));
+  app.use(mediaRoutes(mediaStore));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
   const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes };
   app.use(alipayRoutes(shop));
@@ -91,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  app.use(catalogRoutes(db, { cacheMs: config.catalogCacheMs }));
+  app.use(catalogRoutes(db, media, { cacheMs: config.catalogCacheMs }));
   app.use(cartRoutes(shop));
   app.use(orderRoutes(shop));
 

@@ -36,6 +36,14 @@ const envSchema = z.object({
   ALIPAY_SANDBOX_IN_PRODUCTION: optional(bool),
   SANDBOX_TIME_SCALE: optional(z.coerce.number().positive().max(1)),
   SANDBOX_PORT: optional(port),
+  MEDIA_STORAGE: optional(z.enum(['local', 's3'])),
+  MEDIA_S3_BUCKET: optional(z.string()),
+  MEDIA_S3_REGION: optional(z.string()),
+  MEDIA_S3_ENDPOINT: optional(httpUrl),
+  MEDIA_S3_ACCESS_KEY_ID: optional(z.string()),
+  MEDIA_S3_SECRET_ACCESS_KEY: optional(z.string()),
+  MEDIA_S3_FORCE_PATH_STYLE: optional(bool),
+  MEDIA_PUBLIC_BASE_URL: optional(httpUrl),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -65,6 +73,12 @@ export interface Config {
   };
   sandboxTimeScale: number;
   sandboxPort: number;
+  media: {
+    storage: 'local' | 's3';
+    s3?: { bucket: string; region: string; endpoint?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+    /** Where browsers fetch media objects (bucket URL or CDN); unset: the app serves /media/<key>. */
+    publicBaseUrl?: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -113,6 +127,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (nodeEnv === 'production' && e.ALIPAY_GATEWAY && !e.PUBLIC_BASE_URL) {
     problems.push('PUBLIC_BASE_URL must be set in production: Alipay sends notifications to PUBLIC_BASE_URL/alipay/notify and buyers back to PUBLIC_BASE_URL/alipay/return');
   }
+  const mediaStorage = e.MEDIA_STORAGE ?? 'local';
+  if (mediaStorage === 's3') {
+    if (!e.MEDIA_S3_BUCKET || !e.MEDIA_S3_REGION) problems.push('MEDIA_STORAGE=s3 needs MEDIA_S3_BUCKET and MEDIA_S3_REGION (and MEDIA_S3_ENDPOINT for services other than AWS)');
+    if (!e.MEDIA_S3_ACCESS_KEY_ID !== !e.MEDIA_S3_SECRET_ACCESS_KEY) problems.push('MEDIA_S3_ACCESS_KEY_ID and MEDIA_S3_SECRET_ACCESS_KEY go together: set both (or neither, to use the AWS default credential chain)');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const port = e.PORT ?? 3000;
@@ -141,5 +160,20 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }),
     sandboxTimeScale: e.SANDBOX_TIME_SCALE ?? 1,
     sandboxPort: e.SANDBOX_PORT ?? 3999,
+    media: Object.freeze({
+      storage: mediaStorage,
+      s3:
+        e.MEDIA_S3_BUCKET && e.MEDIA_S3_REGION
+          ? {
+              bucket: e.MEDIA_S3_BUCKET!,
+              region: e.MEDIA_S3_REGION!,
+              endpoint: e.MEDIA_S3_ENDPOINT,
+              accessKeyId: e.MEDIA_S3_ACCESS_KEY_ID,
+              secretAccessKey: e.MEDIA_S3_SECRET_ACCESS_KEY,
+              forcePathStyle: e.MEDIA_S3_FORCE_PATH_STYLE ?? false,
+            }
+          : undefined,
+      publicBaseUrl: e.MEDIA_PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    }),
   });
 }

@@ -5,6 +5,8 @@ import { createDb } from './db/client.js';
 import { openDatabase } from './db/database.js';
 import { createJobRunner } from './jobs/runner.js';
 import { scheduleJobs } from './jobs/schedule.js';
+import { createMediaLibrary, createMediaStore } from './media/index.js';
+import { drawSeedPicture } from './media/seed-pictures.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
 import { NO_EVENTS } from './shop/events.js';
 import { seedIfEmpty } from './shop/seed.js';
@@ -26,12 +28,14 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const db = createDb(database.url, { poolSize: config.databasePoolSize });
   onShutdown('database pool', () => db.$disconnect());
 
-  if (await seedIfEmpty(db)) logger.info('empty database: sample goods added');
+  const mediaStore = createMediaStore(config);
+  const pictures = { media: createMediaLibrary(mediaStore), draw: drawSeedPicture };
+  if (await seedIfEmpty(db, pictures)) logger.info('empty database: sample goods added');
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
   const payments = createAlipayPayments(settings, config.publicBaseUrl);
   const events = NO_EVENTS;
-  const app = createApp({ config, db, logger, payments, events, sessionSecret, sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router } });
+  const app = createApp({ config, db, logger, payments, events, sessionSecret, media: mediaStore, sandbox: sandbox && { basePath: '/sandbox', router: sandbox.router } });
 
   const server = await listen(app, config.port, config.host);
   onShutdown('http server', async () => {
