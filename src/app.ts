@@ -14,6 +14,8 @@ import { countCartItems } from './shop/cart.js';
 import { NO_EVENTS, type ShopEvents } from './shop/events.js';
 import { formatBeijingTime } from './web/format.js';
 import { createErrorHandler, notFound } from './web/errors.js';
+import { createAdminRouter } from './admin/router.js';
+import { ADMIN_BASE } from './admin/session.js';
 import { alipayRoutes } from './web/routes/alipay.js';
 import { cartRoutes } from './web/routes/cart.js';
 import { catalogRoutes } from './web/routes/catalog.js';
@@ -92,6 +94,8 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   const secureCookie = config.publicBaseUrl.startsWith('https:');
+  // Before the shoppers' session: the console has its own (cookie admin.sid, path /admin).
+  app.use(ADMIN_BASE, createAdminRouter({ db, payments, events: shop.events, sessionSecret: deps.sessionSecret, secureCookie }));
   app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie }));
   app.use(csrfProtection({ secret: deps.sessionSecret, secureCookie }));
   app.use((req, res, next) => {

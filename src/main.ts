@@ -10,7 +10,7 @@ import { drawSeedPicture } from './media/seed-pictures.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
 import { NO_EVENTS } from './shop/events.js';
 import { seedIfEmpty } from './shop/seed.js';
-import { resolveSessionSecret, setUpPayments } from './wiring.js';
+import { ensureFirstOperator, resolveSessionSecret, setUpPayments } from './wiring.js';
 
 function listen(app: ReturnType<typeof createApp>, port: number, host: string | undefined): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
@@ -31,6 +31,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const mediaStore = createMediaStore(config);
   const pictures = { media: createMediaLibrary(mediaStore), draw: drawSeedPicture };
   if (await seedIfEmpty(db, pictures)) logger.info('empty database: sample goods added');
+  await ensureFirstOperator(config, db, database.embedded, logger);
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
   const payments = createAlipayPayments(settings, config.publicBaseUrl);

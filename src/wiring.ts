@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createFirstOperator } from './accounts/operators.js';
 import { assertDistinctKeys, loadPrivateKey, loadPublicKey } from './alipay/index.js';
 import { ConfigError, type Config } from './config.js';
 import type { Db } from './db/client.js';
@@ -95,4 +96,20 @@ export async function resolveSessionSecret(config: Config): Promise<string> {
   const secret = randomBytes(32).toString('base64url');
   await writeFile(file, secret, { mode: 0o600 });
   return secret;
+}
+
+/**
+ * Zero config: on the embedded database, outside production, the first start creates operator
+ * admin@localhost and writes its password to DATA_DIR/operator-password.txt (0600). Never with
+ * NODE_ENV=production or an external DATABASE_URL: there, use `npm run operator -- add`.
+ */
+export async function ensureFirstOperator(config: Config, db: Db, embedded: boolean, logger: Logger): Promise<void> {
+  if (!embedded || config.env === 'production') return;
+  const created = await createFirstOperator(db);
+  if (!created) return;
+  const file = path.join(config.dataDir, 'operator-password.txt');
+  await mkdir(config.dataDir, { recursive: true });
+  await writeFile(file, `${created.password}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  logger.info({ file }, `console: operator ${created.email} created, its password is in ${file} (sign in at ${config.publicBaseUrl}/admin)`);
 }

@@ -2,6 +2,7 @@ import type { Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { PaymentDeps } from '../shop/payments/confirm.js';
 import { sweepExpiredOrders } from '../shop/payments/expiry.js';
+import { settlePendingRefunds } from '../shop/payments/refunds.js';
 import { purgeExpiredSessions } from '../db/session-store.js';
 import type { JobRunner } from './runner.js';
 
@@ -15,5 +16,7 @@ export function scheduleJobs(runner: JobRunner, deps: PaymentDeps & { db: Db; lo
       onError: (outTradeNo, err) => deps.logger.warn({ err, outTradeNo }, 'expiry check failed; will retry next sweep'),
     }),
   );
+  // Refunds whose answer was ambiguous: asked about (never sent again) until Alipay says.
+  runner.every('refund check', MINUTE, () => settlePendingRefunds(deps));
   runner.every('session purge', MINUTE, async () => ({ purged: await purgeExpiredSessions(deps.db) }));
 }

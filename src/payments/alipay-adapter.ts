@@ -118,6 +118,23 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
       if (result.kind === 'status-error') return 'busy';
       throw businessError('alipay.trade.close', result);
     },
+    async refund({ outTradeNo, outRequestNo, amountFen, reason }) {
+      const result = await client.refund({ outTradeNo, outRequestNo, refundAmountFen: amountFen, reason: reason?.slice(0, 256) });
+      if (result.kind === 'refunded') {
+        // fund_change=N: this call moved no money (e.g. the same out_request_no again); refund_fee is the trade's total refunded.
+        return { outcome: 'refunded', moved: result.fundChange, refundedFen: result.refundFeeFen, tradeNo: result.tradeNo };
+      }
+      // ACQ.SYSTEM_ERROR (or code 20000): Alipay's "unknown, send the same request again".
+      const retry = result.subCode === 'ACQ.SYSTEM_ERROR' || result.code === '20000';
+      return { outcome: 'refused', reason: `${result.subCode ?? result.code} ${result.subMsg ?? result.msg}`.trim(), retry };
+    },
+    async queryRefund({ outTradeNo, outRequestNo }) {
+      const result = await client.queryRefund({ outTradeNo, outRequestNo });
+      if (result.kind === 'done') return { outcome: 'done', amountFen: result.refundAmountFen };
+      if (result.kind === 'pending') return { outcome: 'pending', detail: result.refundStatus };
+      if (result.kind === 'not-found') return { outcome: 'not-found' };
+      throw businessError('alipay.trade.fastpay.refund.query', result);
+    },
     startPayment(order, opts) {
       const params = buildPagePayParams({
         appId: settings.appId,

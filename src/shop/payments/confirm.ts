@@ -121,7 +121,7 @@ export async function confirmPayment(deps: PaymentDeps, report: PaymentReport): 
   if (!events.orderPaid && (await payInOneStatement(db, report, merchant))) return { outcome: 'applied', status: 'PAID' };
   try {
     return await db.$transaction(async (tx) => {
-      const order = await tx.order.findUnique({ where: { outTradeNo: report.outTradeNo }, select: { id: true, totalFen: true, status: true } });
+      const order = await tx.order.findUnique({ where: { outTradeNo: report.outTradeNo }, select: { id: true, totalFen: true, status: true, tradeNo: true } });
       const problem = checkReport(order, report, merchant);
       if (problem || !order) {
         await recordEvent(tx, report, true, 'rejected', problem);
@@ -129,7 +129,12 @@ export async function confirmPayment(deps: PaymentDeps, report: PaymentReport): 
       }
       const event = { orderId: order.id, outTradeNo: report.outTradeNo };
       let result: PaymentOutcome;
-      if (report.state === 'paid' || report.refund) {
+      let note: string | undefined;
+      if (report.refund && report.tradeNo && order.tradeNo && report.tradeNo !== order.tradeNo) {
+        // A refund of another trade for this order (a duplicate payment given back): the order's own payment stands.
+        result = { outcome: 'acknowledged', status: order.status };
+        note = `refund of trade ${report.tradeNo}, not of this order's payment ${order.tradeNo}: order unchanged`;
+      } else if (report.state === 'paid' || report.refund) {
         const wasPaid = order.status === 'PAID' || order.status === 'REFUNDED';
         result = await markPaid(tx, order.id, report);
         if (result.outcome === 'applied' && !wasPaid) await events.orderPaid?.(tx, event);
@@ -145,8 +150,8 @@ export async function confirmPayment(deps: PaymentDeps, report: PaymentReport): 
       } else {
         result = { outcome: 'acknowledged', status: order.status };
       }
-      if (report.source === 'NOTIFY' || result.outcome === 'applied') {
-        await recordEvent(tx, { ...report, orderId: order.id }, true, result.outcome, result.outcome === 'applied' ? result.attention : undefined);
+      if (report.source === 'NOTIFY' || result.outcome === 'applied' || note) {
+        await recordEvent(tx, { ...report, orderId: order.id }, true, result.outcome, result.outcome === 'applied' ? result.attention : note);
       }
       return result;
     });

@@ -35,7 +35,33 @@ export interface PaymentProvider {
   lookup(outTradeNo: string): Promise<PaymentReport | null>;
   /** Makes the trade unpayable. 'busy' when it was paid or closed meanwhile (look it up again). */
   close(outTradeNo: string): Promise<'closed' | 'not-found' | 'busy'>;
+  /**
+   * Asks for a refund identified by `outRequestNo` (the same request sent again never refunds
+   * twice). Throws when the answer is unknown (timeout, 5xx, unreadable): settle with queryRefund.
+   */
+  refund(req: RefundRequest): Promise<RefundAnswer>;
+  /** What became of one refund request. Throws when the provider cannot be asked. */
+  queryRefund(req: { outTradeNo: string; outRequestNo: string }): Promise<RefundQueryAnswer>;
 }
+
+export interface RefundRequest {
+  outTradeNo: string;
+  outRequestNo: string;
+  amountFen: number;
+  reason?: string;
+}
+
+export type RefundAnswer =
+  /** `moved` false: the provider did not confirm that money moved by this call (settle with queryRefund). `refundedFen` is the trade's cumulative refunded amount. */
+  | { outcome: 'refunded'; moved: boolean; refundedFen: number; tradeNo: string }
+  /** A definite no (too much, trade not refundable, …); `retry` when the provider asks to send the same request again. */
+  | { outcome: 'refused'; reason: string; retry: boolean };
+
+export type RefundQueryAnswer =
+  | { outcome: 'done'; amountFen: number }
+  | { outcome: 'pending'; detail: string }
+  /** The provider has no such refund (not made — the same request may be sent again). */
+  | { outcome: 'not-found' };
 
 /** The provider answered, but with a business error the shop cannot act on (e.g. no permission). */
 export class PaymentProviderError extends ShopError {

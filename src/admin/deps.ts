@@ -1,0 +1,14 @@
+import type { Db } from '../db/client.js';
+import type { ShopEvents } from '../shop/events.js';
+import type { PaymentDeps } from '../shop/payments/confirm.js';
+import type { PaymentProvider } from '../shop/payments/port.js';
+
+export interface AdminDeps {
+  db: Db;
+  payments: PaymentProvider;
+  events: ShopEvents;
+}
+
+export function paymentDeps(deps: AdminDeps): PaymentDeps {
+  return { db: deps.db, provider: deps.payments, events: deps.events };
+}
