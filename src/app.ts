@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
       logger,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/static/') === true },
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&](sign|biz_content)=)[^&]*/g, '$1…') }),
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&](sign|biz_content|_csrf)=)[^&]*/g, '$1…') }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -92,10 +92,10 @@ export function createApp(deps: AppDeps): Express {
   const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes };
   app.use(alipayRoutes(shop));
 
-  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   const secureCookie = config.publicBaseUrl.startsWith('https:');
-  // Before the shoppers' session: the console has its own (cookie admin.sid, path /admin).
-  app.use(ADMIN_BASE, createAdminRouter({ db, payments, events: shop.events, sessionSecret: deps.sessionSecret, secureCookie }));
+  // Before the shoppers' session: the console has its own (cookie admin.sid, path /admin) and body limits.
+  app.use(ADMIN_BASE, createAdminRouter({ db, payments, events: shop.events, media, sessionSecret: deps.sessionSecret, secureCookie }));
+  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie }));
   app.use(csrfProtection({ secret: deps.sessionSecret, secureCookie }));
   app.use((req, res, next) => {

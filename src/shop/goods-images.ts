@@ -67,7 +67,10 @@ export async function listGoodsImages(deps: { db: Db; media: Pick<MediaLibrary, 
 }
 
 /** Adds a picture (last position; the first one is the cover). At most 8 per goods. */
-export async function addGoodsImage(deps: ImageDeps, goodsId: number, bytes: Buffer): Promise<ImageView> {
+/** Written in the same transaction as the change (the "who did what" record). */
+export type Audit = (tx: Prisma.TransactionClient, detail: string) => Promise<void>;
+
+export async function addGoodsImage(deps: ImageDeps, goodsId: number, bytes: Buffer, audit?: Audit): Promise<ImageView> {
   const { db, media } = deps;
   const count = async (tx: Prisma.TransactionClient | Db) => tx.goodsImage.count({ where: { goodsId } });
   if (!(await db.goods.findUnique({ where: { id: goodsId }, select: { id: true } }))) throw new NotFoundError('There is no such goods.');
@@ -80,7 +83,7 @@ export async function addGoodsImage(deps: ImageDeps, goodsId: number, bytes: Buf
     const position = await count(tx);
     if (position >= MAX_IMAGES_PER_GOODS) throw full();
     for (const object of [image.original, ...image.variants]) await media.put(object.key, object.bytes);
-    return tx.goodsImage.create({
+    const created = await tx.goodsImage.create({
       data: {
         goodsId,
         position,
@@ -91,12 +94,14 @@ export async function addGoodsImage(deps: ImageDeps, goodsId: number, bytes: Buf
         variants: image.variants.map(({ key, width, height }) => ({ key, width, height })),
       },
     });
+    await audit?.(tx, `image ${created.id} (${created.width}×${created.height}), position ${position + 1}`);
+    return created;
   });
   return presentImage(media, row);
 }
 
 /** Deletes a picture and every stored object nothing references any more. */
-export async function removeGoodsImage(deps: ImageDeps, goodsId: number, imageId: number): Promise<void> {
+export async function removeGoodsImage(deps: ImageDeps, goodsId: number, imageId: number, audit?: Audit): Promise<void> {
   const { db, media } = deps;
   await db.$transaction(async (tx) => {
     await lockMedia(tx);
@@ -112,11 +117,12 @@ export async function removeGoodsImage(deps: ImageDeps, goodsId: number, imageId
         ) AS used`;
       if (!ref?.used) await media.delete(key);
     }
+    await audit?.(tx, `image ${imageId}`);
   });
 }
 
 /** Puts the images in the given order (every image of the goods, each once); the first is the cover. */
-export async function reorderGoodsImages(deps: ImageDeps, goodsId: number, imageIds: number[]): Promise<void> {
+export async function reorderGoodsImages(deps: ImageDeps, goodsId: number, imageIds: number[], audit?: Audit): Promise<void> {
   await deps.db.$transaction(async (tx) => {
     const current = await tx.goodsImage.findMany({ where: { goodsId }, select: { id: true } });
     const ids = new Set(current.map((r) => r.id));
@@ -124,12 +130,13 @@ export async function reorderGoodsImages(deps: ImageDeps, goodsId: number, image
       throw new InvalidRequestError('The new order must list every image of this goods exactly once. Reload the page and try again.');
     }
     for (const [position, id] of imageIds.entries()) await tx.goodsImage.update({ where: { id }, data: { position } });
+    await audit?.(tx, `order: ${imageIds.join(', ')}`);
   });
 }
 
 /** Makes one image the cover (first), keeping the others' order. */
-export async function setGoodsCover(deps: ImageDeps, goodsId: number, imageId: number): Promise<void> {
+export async function setGoodsCover(deps: ImageDeps, goodsId: number, imageId: number, audit?: Audit): Promise<void> {
   const rows = await deps.db.goodsImage.findMany({ where: { goodsId }, orderBy: [{ position: 'asc' }, { id: 'asc' }], select: { id: true } });
   if (!rows.some((r) => r.id === imageId)) throw new NotFoundError('This image does not exist (any more).');
-  await reorderGoodsImages(deps, goodsId, [imageId, ...rows.map((r) => r.id).filter((id) => id !== imageId)]);
+  await reorderGoodsImages(deps, goodsId, [imageId, ...rows.map((r) => r.id).filter((id) => id !== imageId)], audit);
 }
