@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Router, type Request, type Response } from 'express';
 import { wantsJson } from '../lib/wants-json.js';
 import { parseYuan } from '../lib/money.js';
@@ -28,6 +27,19 @@ function actorOf(res: Response): Actor {
 function field(req: Request, name: string): string {
   const value = ((req.body ?? {}) as Record<string, unknown>)[name];
   return typeof value === 'string' ? value : '';
+}
+
+/** Waits until the client has taken what was written (or went away): memory stays flat. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function param(req: Request, name: string): string {
@@ -83,11 +95,9 @@ export function orderPages(deps: AdminDeps): Router {
     res.set('Content-Disposition', `attachment; filename="orders-${new Date().toISOString().slice(0, 10)}.csv"`);
     // The BOM makes Excel read UTF-8 (Chinese names) correctly.
     res.write(`\uFEFF${csvLine(CSV_HEADER)}`);
-    let closed = false;
-    res.once('close', () => (closed = true));
     for await (const batch of streamAdminOrders(deps.db, filters)) {
-      if (closed) break;
-      if (!res.write(batch.map(orderCsvLine).join(''))) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (res.destroyed) break;
+      if (!res.write(batch.map(orderCsvLine).join(''))) await drained(res);
     }
     res.end();
   });

@@ -1,6 +1,6 @@
 import { BEIJING_OFFSET_MS, beijingDateTime } from '../lib/beijing-time.js';
 import { formatYuan } from '../lib/money.js';
-import type { AdminOrderDetail, AdminOrderRow, TimelineEntry } from '../shop/admin-orders.js';
+import type { AdminOrderDetail, AdminOrderRow, ExportRow, TimelineEntry } from '../shop/admin-orders.js';
 
 /** ISO 8601 in Beijing time with its offset: 2026-11-25T21:51:52.000+08:00 */
 export function isoBeijing(date: Date): string {
@@ -57,11 +57,11 @@ export function csvLine(cells: string[]): string {
   return `${cells.map(csvCell).join(',')}\r\n`;
 }
 
-export function orderCsvLine(o: AdminOrderRow): string {
+export function orderCsvLine(o: ExportRow): string {
   return csvLine([
     o.outTradeNo,
     beijingDateTime(o.createdAt),
-    itemsSummary(o.items),
+    o.itemsSummary,
     formatYuan(o.totalFen),
     o.status,
     o.paidAt ? beijingDateTime(o.paidAt) : '',
