@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import type { Express } from 'express';
-import { createApp } from '../src/app.js';
+import { createApp, type AppDeps } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDb, type Db } from '../src/db/client.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres/index.js';
@@ -49,9 +49,9 @@ export function benchGateway(): AlipayPayments {
   );
 }
 
-export function buildShop(db: Db): Express {
+export function buildShop(db: Db, extra: Partial<AppDeps> = {}): Express {
   const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', SESSION_SECRET: 'bench-secret-bench-secret-bench-secret!!' });
-  return createApp({ config, db, logger: createLogger('silent'), payments: benchGateway(), sessionSecret: config.sessionSecret! });
+  return createApp({ config, db, logger: createLogger('silent'), payments: benchGateway(), sessionSecret: config.sessionSecret!, ...extra });
 }
 
 export async function listen(app: Express): Promise<{ url: string; close: () => Promise<void> }> {

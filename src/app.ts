@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { formatPrice, formatYuan } from './lib/money.js';
 import type { AlipayPayments } from './payments/alipay-adapter.js';
+import { createMediaLibrary, createMediaStore, type MediaStore } from './media/index.js';
 import { countCartItems } from './shop/cart.js';
 import { NO_EVENTS, type ShopEvents } from './shop/events.js';
 import { formatBeijingTime } from './web/format.js';
@@ -24,6 +25,7 @@ import { alipayRoutes } from './web/routes/alipay.js';
 import { cartRoutes } from './web/routes/cart.js';
 import { catalogRoutes } from './web/routes/catalog.js';
 import { healthRoutes } from './web/routes/health.js';
+import { mediaRoutes } from './web/routes/media.js';
 import { orderRoutes } from './web/routes/orders.js';
 import { csrfProtection } from './web/csrf.js';
 import { sessionMiddleware } from './web/session.js';
@@ -43,6 +45,8 @@ export interface AppDeps {
   /** The dev mailbox's folder (mail written to files, no SMTP): /dev/mail lists it, never in production. */
   devMailDir?: string;
   sessionSecret: string;
+  /** Where goods pictures are stored; the configured one (local disk by default) when not given. */
+  media?: MediaStore;
   /** The built-in sandbox gateway's routes, mounted at `sandbox.basePath` when it is in use. */
   sandbox?: { basePath: string; router: Router };
   /** Prometheus metrics (src/ops/metrics.ts); a private registry when omitted. */
@@ -55,6 +59,8 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const { config, db, logger, payments } = deps;
   const metrics = deps.metrics ?? createMetrics();
+  const mediaStore = deps.media ?? createMediaStore(config);
+  const media = createMediaLibrary(mediaStore);
   const app = express();
   app.set('trust proxy', config.trustProxy);
   app.set('view engine', 'ejs');
@@ -78,7 +84,7 @@ export function createApp(deps: AppDeps): Express {
         // Signatures, and the single-use links of shopper accounts (?token=, /account/reset/<token>), stay out of logs.
         req: (req: { method: string; url: string }) => ({
           method: req.method,
-          url: req.url.replace(/([?&](sign|biz_content|token)=)[^&]*/g, '$1…').replace(/^(\/account\/reset\/)[^/?#]+/, '$1…'),
+          url: req.url.replace(/([?&](sign|biz_content|token|_csrf)=)[^&]*/g, '$1…').replace(/^(\/account\/reset\/)[^/?#]+/, '$1…'),
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
@@ -96,6 +102,7 @@ export function createApp(deps: AppDeps): Express {
           'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],
           // The buy forms answer with a redirect to Alipay's gateway: browsers apply form-action to it.
           'form-action': ["'self'", ...payments.formActionSources],
+          'img-src': ["'self'", 'data:', ...(config.media.publicBaseUrl ? [new URL(config.media.publicBaseUrl).origin] : [])],
           // No CDN: everything is served by the app. `upgrade-insecure-requests` would break plain-http localhost.
           'upgrade-insecure-requests': null,
         },
@@ -107,15 +114,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes(db));
   app.use(readinessRoutes(deps.readiness ?? createReadiness(db)));
   if (config.ops.metricsToken) app.use(metricsRoutes(metrics, { token: config.ops.metricsToken }));
+  app.use(mediaRoutes(mediaStore));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
   const accounts = createShopperAccounts({ db, events: deps.accountEvents });
   const shop = { db, payments, events: deps.events ?? NO_EVENTS, ttlMinutes: config.orderTtlMinutes, metrics, accounts, limiter: createRateLimiter(db), limits: config.limits };
   app.use(alipayRoutes(shop));
 
-  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   const secureCookie = config.publicBaseUrl.startsWith('https:');
-  // Before the shoppers' session: the console has its own (cookie admin.sid, path /admin).
-  app.use(ADMIN_BASE, createAdminRouter({ db, payments, events: shop.events, sessionSecret: deps.sessionSecret, secureCookie }));
+  // Before the shoppers' session: the console has its own (cookie admin.sid, path /admin) and body limits.
+  app.use(ADMIN_BASE, createAdminRouter({ db, payments, events: shop.events, media, sessionSecret: deps.sessionSecret, secureCookie }));
+  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   app.use(sessionMiddleware({ db, secret: deps.sessionSecret, secureCookie }));
   app.use(csrfProtection({ secret: deps.sessionSecret, secureCookie }));
   app.use(loadShopper(accounts));
@@ -124,7 +132,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  app.use(catalogRoutes(db, { cacheMs: config.catalogCacheMs }));
+  app.use(catalogRoutes(db, media, { cacheMs: config.catalogCacheMs }));
   app.use(cartRoutes(shop));
   app.use(orderRoutes(shop));
   app.use(accountRoutes(accounts, { db }));

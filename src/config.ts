@@ -57,6 +57,14 @@ const envSchema = z.object({
   REJECTED_NOTIFY_STORED_PER_IP_PER_10_MIN: optional(z.coerce.number().int().min(0).max(100_000)),
   SANDBOX_PUBLIC: optional(bool),
   SANDBOX_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
+  MEDIA_STORAGE: optional(z.enum(['local', 's3'])),
+  MEDIA_S3_BUCKET: optional(z.string()),
+  MEDIA_S3_REGION: optional(z.string()),
+  MEDIA_S3_ENDPOINT: optional(httpUrl),
+  MEDIA_S3_ACCESS_KEY_ID: optional(z.string()),
+  MEDIA_S3_SECRET_ACCESS_KEY: optional(z.string()),
+  MEDIA_S3_FORCE_PATH_STYLE: optional(bool),
+  MEDIA_PUBLIC_BASE_URL: optional(httpUrl),
 });
 
 // A misspelt ALIPAY_ name would silently switch the shop to the sandbox: refuse unknown names.
@@ -152,6 +160,12 @@ export interface Config {
     public: boolean;
     password: string | undefined;
   };
+  media: {
+    storage: 'local' | 's3';
+    s3?: { bucket: string; region: string; endpoint?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+    /** Where browsers fetch media objects (bucket URL or CDN); unset: the app serves /media/<key>. */
+    publicBaseUrl?: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -228,6 +242,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (nodeEnv === 'production' && given.length === 3 && !e.ALIPAY_SELLER_ID) {
     problems.push('ALIPAY_SELLER_ID must be set in production: notifications for another seller are refused only when it is known');
   }
+  const mediaStorage = e.MEDIA_STORAGE ?? 'local';
+  if (mediaStorage === 's3') {
+    if (!e.MEDIA_S3_BUCKET || !e.MEDIA_S3_REGION) problems.push('MEDIA_STORAGE=s3 needs MEDIA_S3_BUCKET and MEDIA_S3_REGION (and MEDIA_S3_ENDPOINT for services other than AWS)');
+    if (!e.MEDIA_S3_ACCESS_KEY_ID !== !e.MEDIA_S3_SECRET_ACCESS_KEY) problems.push('MEDIA_S3_ACCESS_KEY_ID and MEDIA_S3_SECRET_ACCESS_KEY go together: set both (or neither, to use the AWS default credential chain)');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const port = e.PORT ?? 3000;
@@ -288,5 +307,20 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }),
     envDefaulted: e.NODE_ENV === undefined,
     sandbox: Object.freeze({ public: e.SANDBOX_PUBLIC ?? false, password: e.SANDBOX_PASSWORD }),
+    media: Object.freeze({
+      storage: mediaStorage,
+      s3:
+        e.MEDIA_S3_BUCKET && e.MEDIA_S3_REGION
+          ? {
+              bucket: e.MEDIA_S3_BUCKET!,
+              region: e.MEDIA_S3_REGION!,
+              endpoint: e.MEDIA_S3_ENDPOINT,
+              accessKeyId: e.MEDIA_S3_ACCESS_KEY_ID,
+              secretAccessKey: e.MEDIA_S3_SECRET_ACCESS_KEY,
+              forcePathStyle: e.MEDIA_S3_FORCE_PATH_STYLE ?? false,
+            }
+          : undefined,
+      publicBaseUrl: e.MEDIA_PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    }),
   });
 }

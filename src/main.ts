@@ -13,6 +13,8 @@ import { errorText } from './lib/error-text.js';
 import { createMetrics, metricsRoutes } from './ops/metrics.js';
 import { createReadiness, startingHandler } from './ops/readiness.js';
 import { retryWithBackoff } from './ops/wait-for-database.js';
+import { createMediaLibrary, createMediaStore } from './media/index.js';
+import { drawSeedPicture } from './media/seed-pictures.js';
 import { createAlipayPayments } from './payments/alipay-adapter.js';
 import { setUpMail } from './mail/setup.js';
 import { seedIfEmpty } from './shop/seed.js';
@@ -68,7 +70,9 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const pool = poolOf(db);
   if (pool) metrics.watchPool(pool);
 
-  if (await seedIfEmpty(db)) logger.info('empty database: sample goods added');
+  const mediaStore = createMediaStore(config);
+  const pictures = { media: createMediaLibrary(mediaStore), draw: drawSeedPicture };
+  if (await seedIfEmpty(db, pictures)) logger.info('empty database: sample goods added');
   await ensureFirstOperator(config, db, database.embedded, logger);
   const { settings, sandbox } = await setUpPayments(config, db, logger);
   const sessionSecret = await resolveSessionSecret(config);
@@ -79,6 +83,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
   const events = mail.subscribers.shop;
   const readiness = createReadiness(db);
   const app = createApp({
+    media: mediaStore,
     config,
     db,
     logger,

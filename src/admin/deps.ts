@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.js';
 import type { ShopEvents } from '../shop/events.js';
+import type { MediaLibrary } from '../shop/goods-images.js';
 import type { PaymentDeps } from '../shop/payments/confirm.js';
 import type { PaymentProvider } from '../shop/payments/port.js';
 
@@ -7,6 +8,7 @@ export interface AdminDeps {
   db: Db;
   payments: PaymentProvider;
   events: ShopEvents;
+  media: MediaLibrary;
 }
 
 export function paymentDeps(deps: AdminDeps): PaymentDeps {

@@ -1,8 +1,9 @@
-import { Router } from 'express';
+import express, { Router } from 'express';
 import type { Db } from '../db/client.js';
 import { csrfProtection } from '../web/csrf.js';
 import { dashboardPages } from './dashboard.js';
 import type { AdminDeps } from './deps.js';
+import { goodsPages } from './goods.js';
 import { orderPages } from './orders.js';
 import { ADMIN_BASE, adminSession, destroyAdminSession, requireOperator } from './session.js';
 import { signInRoutes } from './sign-in.js';
@@ -24,6 +25,8 @@ export function createAdminRouter(opts: AdminRouterOptions): Router {
     res.locals.adminBase = ADMIN_BASE;
     next();
   });
+  // Goods descriptions are longer than any shopper form (uploads are multipart, read by their route).
+  router.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 }));
   router.use(adminSession({ db: opts.db, secret: opts.sessionSecret, secureCookie: opts.secureCookie }));
   router.use(csrfProtection({ secret: opts.sessionSecret, secureCookie: opts.secureCookie }));
   router.use(signInRoutes(opts.db));
@@ -34,7 +37,7 @@ export function createAdminRouter(opts: AdminRouterOptions): Router {
     res.clearCookie('admin.sid', { path: ADMIN_BASE });
     res.redirect(303, `${ADMIN_BASE}/login`);
   });
-  const pages = [dashboardPages(opts), orderPages(opts)];
+  const pages = [dashboardPages(opts), orderPages(opts), goodsPages(opts)];
   for (const page of pages) router.use(page);
   return router;
 }

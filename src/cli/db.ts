@@ -2,6 +2,8 @@
 import { runMain } from '../boot.js';
 import { createDb } from '../db/client.js';
 import { openDatabase } from '../db/database.js';
+import { createMediaLibrary, createMediaStore } from '../media/index.js';
+import { drawSeedPicture } from '../media/seed-pictures.js';
 import { seedGoods } from '../shop/seed.js';
 
 const command = process.argv[2];
@@ -17,7 +19,7 @@ await runMain(
     if (command === 'seed') {
       const db = createDb(database.url, { poolSize: 2 });
       onShutdown('database pool', () => db.$disconnect());
-      const result = await seedGoods(db);
+      const result = await seedGoods(db, { media: createMediaLibrary(createMediaStore(config)), draw: drawSeedPicture });
       console.log(`seeded goods: ${result.created} created, ${result.updated} restored`);
     } else {
       console.log('database is up to date');

@@ -62,3 +62,14 @@ export function mergeCarts(account: Cart, guest: Cart): Cart {
   }
   return merged;
 }
+
+/** The cart without goods that are no longer sold, and their names (to tell the shopper). */
+export async function dropUnavailable(db: Db, cart: Cart): Promise<{ cart: Cart; removed: string[] }> {
+  const ids = cartLines(cart).map((l) => l.goodsId);
+  const goods = await db.goods.findMany({ where: { id: { in: ids } }, select: { id: true, name: true, active: true } });
+  const sold = new Set(goods.filter((g) => g.active).map((g) => g.id));
+  const removed = goods.filter((g) => !g.active).map((g) => g.name);
+  const kept = Object.fromEntries(Object.entries(cart).filter(([id]) => sold.has(Number(id))));
+  if (ids.length !== goods.length) removed.push(`${ids.length - goods.length} deleted item(s)`);
+  return { cart: kept, removed };
+}

@@ -3,8 +3,18 @@ import { NotFoundError } from './errors.js';
 
 export const PAGE_SIZE = 20;
 
+/** The stored cover picture of a goods (position 0), as its keys; presented by presentImage. */
+export interface CoverImage {
+  id: number;
+  position: number;
+  originalKey: string;
+  width: number;
+  height: number;
+  variants: unknown;
+}
+
 export interface GoodsPage {
-  items: { id: number; name: string; description: string; priceFen: number; imagePath: string | null }[];
+  items: { id: number; name: string; description: string; priceFen: number; imagePath: string | null; cover: CoverImage | null }[];
   page: number;
   pageCount: number;
   total: number;
@@ -17,10 +27,18 @@ export async function listGoods(db: Db, opts: { q?: string; page?: number } = {}
   // Match % and _ literally; one query returns the page and the total (this is the hot path).
   const pattern = `%${q.replace(/[\\%_]/g, '\\$&')}%`;
   const fetchPage = (page: number) => db.$queryRaw<(GoodsPage['items'][number] & { total: bigint })[]>`
-    SELECT id, name, description, price_fen AS "priceFen", image_path AS "imagePath", count(*) OVER () AS total
-    FROM goods
-    WHERE active AND name ILIKE ${pattern}
-    ORDER BY id
+    SELECT g.id, g.name, g.description, g.price_fen AS "priceFen", g.image_path AS "imagePath",
+           CASE WHEN c.id IS NULL THEN NULL
+                ELSE json_build_object('id', c.id, 'position', c.position, 'originalKey', c.original_key,
+                                       'width', c.width, 'height', c.height, 'variants', c.variants) END AS cover,
+           count(*) OVER () AS total
+    FROM goods g
+    LEFT JOIN LATERAL (
+      SELECT id, position, original_key, width, height, variants FROM goods_images
+      WHERE goods_id = g.id ORDER BY position, id LIMIT 1
+    ) c ON true
+    WHERE g.active AND g.name ILIKE ${pattern}
+    ORDER BY g.id
     LIMIT ${PAGE_SIZE} OFFSET ${(page - 1) * PAGE_SIZE}`;
   let page = Math.max(1, opts.page ?? 1);
   let rows = await fetchPage(page);

@@ -14,13 +14,14 @@ export const SYSTEM_ACTOR: Actor = { id: null, email: 'system' };
 export async function recordAction(
   tx: Tx | Db,
   actor: Actor,
-  entry: { orderId: number | null; action: string; outcome: string; detail?: string },
+  entry: { orderId: number | null; goodsId?: number; action: string; outcome: string; detail?: string },
 ): Promise<void> {
   await tx.operatorAction.create({
     data: {
       operatorId: actor.id,
       operatorEmail: storableText(actor.email, 254),
       orderId: entry.orderId,
+      goodsId: entry.goodsId ?? null,
       action: entry.action,
       outcome: entry.outcome,
       detail: entry.detail === undefined ? null : storableText(entry.detail, 2000),

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import { addGoodsImage, type MediaLibrary } from './goods-images.js';
 
 export const SEED_GOODS = [
   { name: '测试商品 Test item', description: '一分钱的测试商品，用来试一次完整的支付。A one-fen item to try a whole payment.', priceFen: 1, imagePath: '/static/goods/test.svg' },
@@ -11,8 +12,26 @@ export const SEED_GOODS = [
   { name: '月饼礼盒 Mooncake Gift Box', description: '六只装，莲蓉蛋黄与五仁。', priceFen: 26_800, imagePath: '/static/goods/mooncake.svg' },
 ] as const;
 
+export interface SeedPictures {
+  media: MediaLibrary;
+  /** The picture for a sample goods, from its placeholder path. */
+  draw(imagePath: string): Promise<Buffer | null>;
+}
+
+/** Gives every sample goods without a picture its picture (stored like an operator's upload). */
+async function seedPictures(db: Db, pictures: SeedPictures): Promise<void> {
+  const bare = await db.goods.findMany({
+    where: { name: { in: SEED_GOODS.map((g) => g.name) }, images: { none: {} }, imagePath: { not: null } },
+    select: { id: true, imagePath: true },
+  });
+  for (const goods of bare) {
+    const bytes = await pictures.draw(goods.imagePath!);
+    if (bytes) await addGoodsImage({ db, media: pictures.media }, goods.id, bytes);
+  }
+}
+
 /** Inserts the sample goods that are missing (by name) and restores changed ones; idempotent. */
-export async function seedGoods(db: Db): Promise<{ created: number; updated: number }> {
+export async function seedGoods(db: Db, pictures?: SeedPictures): Promise<{ created: number; updated: number }> {
   let created = 0;
   let updated = 0;
   for (const goods of SEED_GOODS) {
@@ -30,12 +49,13 @@ export async function seedGoods(db: Db): Promise<{ created: number; updated: num
       updated++;
     }
   }
+  if (pictures) await seedPictures(db, pictures);
   return { created, updated };
 }
 
 /** Seeds only a database that has no goods at all (first start). */
-export async function seedIfEmpty(db: Db): Promise<boolean> {
+export async function seedIfEmpty(db: Db, pictures?: SeedPictures): Promise<boolean> {
   if ((await db.goods.count()) > 0) return false;
-  await seedGoods(db);
+  await seedGoods(db, pictures);
   return true;
 }

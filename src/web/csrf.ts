@@ -24,7 +24,8 @@ function safeEqual(a: string, b: string): boolean {
  * CSRF protection without server-side state, so a visitor who only browses costs no database row:
  * a random value in an httpOnly cookie, and forms carry an HMAC of it (signed double submit). A
  * cross-site page can neither read the cookie nor compute the HMAC. Every unsafe request needs
- * the token (form field `_csrf` or header `x-csrf-token`); exempt routes are mounted before this.
+ * the token (form field `_csrf`, header `x-csrf-token`, or for multipart uploads `?_csrf=` in the
+ * action URL); exempt routes are mounted before this.
  */
 export function csrfProtection(opts: { secret: string; secureCookie: boolean }): RequestHandler {
   const tokenFor = (seed: string) => createHmac('sha256', opts.secret).update(`csrf:${seed}`).digest('base64url');
@@ -40,7 +41,9 @@ export function csrfProtection(opts: { secret: string; secureCookie: boolean }):
     const expected = tokenFor(seed);
     res.locals.csrfToken = expected;
     if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
-    const sent = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
+    // A multipart upload is read by its route as a stream, after this check: its form carries the
+    // token in the action URL instead (logs redact it).
+    const sent = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token') ?? (req.is('multipart/form-data') ? req.query._csrf : undefined);
     if (typeof sent !== 'string' || !safeEqual(sent, expected)) {
       throw new HttpError(403, 'This form has expired or did not come from this shop. Go back, reload the page and try again.');
     }

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { browserGate, launchBrowser, screenshots } from './support/browser.js';
 import { ui } from './support/expect.js';
@@ -128,6 +129,51 @@ describe.skipIf(gate.skip)('the operator console in a browser', () => {
 
     await page.locator('form[action="/admin/logout"] button').click();
     await page.waitForURL((url) => url.pathname === '/admin/login');
+    expect(problems).toEqual([]);
+  });
+
+  it('an operator adds a goods with a picture, and a shopper buys it from the catalog', async ({ task }) => {
+    problems = [];
+    const shots = await screenshots(task.name);
+    const page = await newPage();
+    await page.goto('/admin/goods/new');
+    await page.waitForURL((url) => url.pathname === '/admin/login');
+    const password = (await readFile(path.join(shop.dataDir, 'operator-password.txt'), 'utf8')).trim();
+    await page.locator('input[name=email]').fill('admin@localhost');
+    await page.locator('input[name=password]').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.pathname === '/admin/goods/new');
+
+    await page.locator('#goods-form input[name=name]').fill('青花瓷碗 Blue-and-white bowl');
+    await page.locator('#goods-form input[name=price]').fill('66.60');
+    await page.locator('#goods-form textarea[name=description]').fill('景德镇手绘。\nHand-painted in Jingdezhen.');
+    await page.locator('#goods-form').getByRole('button', { name: 'Create' }).click();
+    await page.waitForURL(/\/admin\/goods\/\d+$/);
+    const picture = await sharp({ create: { width: 1400, height: 1000, channels: 3, background: '#1d4ed8' } }).jpeg().toBuffer();
+    await page.locator('#upload-form input[type=file]').setInputFiles({ name: 'bowl.jpg', mimeType: 'image/jpeg', buffer: picture });
+    await page.locator('#upload-form').getByRole('button', { name: 'Upload' }).click();
+    await page.waitForURL((url) => url.hash === '#images');
+    await ui.count(page.locator('.image-list li'), 1);
+    await ui.containsText(page.locator('#goods-history'), 'image-add');
+    await shots.take(page, 'goods-edited');
+
+    const shopper = await newPage();
+    await shopper.goto('/?q=bowl');
+    const cardOf = shopper.locator('.goods-card', { hasText: 'Blue-and-white bowl' });
+    await ui.count(cardOf, 1);
+    const img = cardOf.locator('img');
+    await ui.attribute(img, 'loading', 'lazy');
+    expect(await img.getAttribute('srcset')).toMatch(/^\/media\/[0-9a-f]{64}\.webp 320w, \/media\/[0-9a-f]{64}\.webp 1024w$/);
+    await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), { timeout: 10_000 }).toBeGreaterThan(0);
+    await shots.take(shopper, 'catalog-with-picture');
+    await cardOf.getByRole('button', { name: 'Buy now' }).click();
+    await shopper.waitForURL(/\/sandbox\/cashier\/[^/?#]+$/);
+    await ui.text(shopper.locator('#sandbox-amount'), '¥66.60');
+    const outTradeNo = (await shopper.locator('#sandbox-out-trade-no').textContent())?.trim() ?? '';
+    await shopper.locator('#sandbox-pay').click();
+    await shopper.waitForURL((url) => url.pathname === `/orders/${outTradeNo}`);
+    await ui.text(shopper.locator('#order-status'), 'PAID', { timeout: 15_000 });
+    await shots.take(shopper, 'paid');
     expect(problems).toEqual([]);
   });
 });

@@ -1,7 +1,11 @@
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fenToAmount, type TransportRequest } from '../../src/alipay/index.js';
+import os from 'node:os';
+import path from 'node:path';
 import { createAdminRouter } from '../../src/admin/router.js';
+import { createMediaLibrary } from '../../src/media/index.js';
+import { createLocalStore } from '../../src/media/local-store.js';
 import { placeOrder } from '../../src/shop/orders.js';
 import { FakeAlipayApi, fakePayments, notifyFields, NOTIFY_CONTENT_TYPE, signAsAlipay } from '../support/alipay.js';
 import { cookieOf, csrfTokenOf, OPERATOR_PASSWORD, routesOf, signedInOperator } from '../support/admin.js';
@@ -93,11 +97,17 @@ async function refundForm(op: Awaited<ReturnType<typeof signedInOperator>>, outT
 /** Every console route with its parameters filled in (a real order and refund). */
 async function everyRoute() {
   const order = await paidOrder();
-  const router = createAdminRouter({ db: t.db, payments: fakePayments(api), events: {}, sessionSecret: 'x'.repeat(32), secureCookie: false });
+  const media = createMediaLibrary(createLocalStore(path.join(os.tmpdir(), 'admin-routes-media')));
+  const router = createAdminRouter({ db: t.db, payments: fakePayments(api), events: {}, media, sessionSecret: 'x'.repeat(32), secureCookie: false });
   const routes = routesOf(router);
+  const goodsId = String(order.items[0]?.goodsId ?? 1);
   return routes.map((r) => ({
     ...r,
-    url: `/admin${r.path === '/' ? '' : r.path}`.replace(':outTradeNo', order.outTradeNo).replace(':outRequestNo', 'RF0000'),
+    url: `/admin${r.path === '/' ? '' : r.path}`
+      .replace(':outTradeNo', order.outTradeNo)
+      .replace(':outRequestNo', 'RF0000')
+      .replace(':imageId', '1')
+      .replace(':id', goodsId),
   }));
 }
 

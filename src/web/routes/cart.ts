@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
-import { addToCart, cartLines, priceCart, setCartQuantity, type Cart } from '../../shop/cart.js';
-import { InvalidRequestError } from '../../shop/errors.js';
+import { addToCart, cartLines, dropUnavailable, priceCart, setCartQuantity, type Cart } from '../../shop/cart.js';
+import { ConflictError, InvalidRequestError } from '../../shop/errors.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
 import { saveSession } from '../session.js';
 import type { ShopRouteDeps } from './deps.js';
@@ -44,7 +44,13 @@ export function cartRoutes(deps: ShopRouteDeps): Router {
   });
 
   router.post('/cart/checkout', async (req, res) => {
-    const lines = cartLines(cartOf(req));
+    const { cart, removed } = await dropUnavailable(deps.db, cartOf(req));
+    if (removed.length) {
+      req.session.cart = cart;
+      await saveSession(req);
+      throw new ConflictError(`These items are no longer sold and were taken out of your cart: ${removed.join(', ')}. Check your cart, then check out again.`);
+    }
+    const lines = cartLines(cart);
     if (lines.length === 0) throw new InvalidRequestError('Your cart is empty.');
     await checkout(req, res, deps, lines, { clearCart: true });
   });
