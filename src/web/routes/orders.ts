@@ -4,7 +4,7 @@ import { getPayableOrder, listOrders, placeOrder, viewOrder, isPayable, type Ord
 import type { AlipayPayments } from '../../payments/alipay-adapter.js';
 import { wantsJson } from '../../lib/wants-json.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
-import { saveSession } from '../session.js';
+import { browserRef, saveSession } from '../session.js';
 import { paymentDeps, type ShopRouteDeps } from './deps.js';
 
 const MOBILE_UA = /Mobi|Android|iPhone|iPod|HarmonyOS|MicroMessenger/i;
@@ -27,10 +27,6 @@ export function orderJson(order: OrderWithItems) {
   };
 }
 
-function rememberOrder(req: Request, outTradeNo: string) {
-  req.session.orders = [outTradeNo, ...(req.session.orders ?? [])].slice(0, 50);
-}
-
 /** Sends the shopper to Alipay's cashier: a 303 to the signed URL, or the auto-submitting form. */
 function sendToCashier(req: Request, res: Response, payments: AlipayPayments, order: Parameters<AlipayPayments['startPayment']>[0]) {
   const start = payments.startPayment(order, { mobile: MOBILE_UA.test(req.get('user-agent') ?? ''), nonce: res.locals.cspNonce });
@@ -39,8 +35,7 @@ function sendToCashier(req: Request, res: Response, payments: AlipayPayments, or
 }
 
 export async function checkout(req: Request, res: Response, deps: ShopRouteDeps, lines: OrderLine[], opts: { clearCart?: boolean } = {}) {
-  const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes });
-  rememberOrder(req, order.outTradeNo);
+  const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes, browserRef: browserRef(req) });
   if (opts.clearCart) req.session.cart = {};
   await saveSession(req);
   req.log?.info({ outTradeNo: order.outTradeNo, totalFen: order.totalFen }, 'order placed');
@@ -56,7 +51,7 @@ export function orderRoutes(deps: ShopRouteDeps): Router {
   });
 
   router.get('/orders', async (req, res) => {
-    const orders = await listOrders(deps.db, req.session.orders ?? []);
+    const orders = await listOrders(deps.db, { browserRef: req.session.browser, outTradeNos: req.session.orders });
     if (wantsJson(req)) {
       return res.json({ orders: orders.map((o) => ({ outTradeNo: o.outTradeNo, status: o.status, totalAmount: formatYuan(o.totalFen), createdAt: o.createdAt })) });
     }
