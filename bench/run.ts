@@ -9,6 +9,7 @@
 //   BENCH_DATABASE_URL   an existing PostgreSQL (databases bench_* are created there) instead of embedded
 //   BENCH_PROFILE=1      the shop runs under node --cpu-prof (profiles in the run's folder)
 //   BENCH_SKIP_BUILD=1   reuse dist/
+//   SHOP_<NAME>=value    passes <NAME>=value to the shop (e.g. SHOP_DATABASE_POOL_SIZE=20)
 //   BENCH_MAX_RPS=1500   notifications signed per contender-second (each is sent once; cached in bench/.cache)
 // Needs wrk on PATH (Debian: apt-get install wrk).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -98,7 +99,7 @@ async function notifications(count: number): Promise<{ file: string; outTradeNos
 }
 
 // ---- CPU of a process tree from /proc ----------------------------------------------------------
-function cpuTicks(rootPid: number | undefined): number {
+function cpuTicks(rootPid: number | undefined, which: 'all' | 'sys' = 'all'): number {
   if (!rootPid) return NaN;
   const stats = new Map<number, { ppid: number; ticks: number }>();
   for (const entry of readdirSync('/proc')) {
@@ -106,7 +107,8 @@ function cpuTicks(rootPid: number | undefined): number {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) }); // own + reaped children's
+      const ticks = which === 'sys' ? Number(f[12]) + Number(f[14]) : Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // own + reaped children's
+      stats.set(Number(entry), { ppid: Number(f[1]), ticks });
     } catch {
       // gone meanwhile
     }
@@ -234,6 +236,8 @@ function shopEnv(databaseUrl: string, port: number): Record<string, string> {
     ALIPAY_APP_PRIVATE_KEY: keys.app.privateKey,
     ALIPAY_PUBLIC_KEY: keys.alipay.publicKey,
     ALIPAY_GATEWAY: GATEWAY,
+    // SHOP_<NAME>=value in the harness's environment reaches the shop as <NAME>=value.
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SHOP_')).map(([k, v]) => [k.slice(5), v!])),
   };
 }
 
@@ -265,6 +269,8 @@ interface RoundResult {
   serverCpu: number;
   dbCpu: number;
   serverMsPerReq: number;
+  /** Share of the server's CPU time spent in the kernel (sockets, loopback TCP). */
+  serverSysShare: number;
   dbMsPerReq: number;
   sentPerThread: number;
   requests: number;
@@ -290,6 +296,7 @@ function wrk(url: string, seconds: number, script: string, args: string[]): Prom
         serverCpu: NaN,
         dbCpu: NaN,
         serverMsPerReq: NaN,
+        serverSysShare: NaN,
         dbMsPerReq: NaN,
         sentPerThread: j.max_sent_per_thread!,
         requests: j.requests!,
@@ -309,11 +316,13 @@ interface Contender {
 async function measure(c: Contender, seconds: number, dbPid: number | undefined): Promise<RoundResult> {
   const { script, args, path: p } = c.load();
   const s0 = cpuTicks(c.server.pid);
+  const sys0 = cpuTicks(c.server.pid, 'sys');
   const d0 = cpuTicks(dbPid);
   const t0 = performance.now();
   const r = await wrk(c.server.url + p, seconds, script, args);
   const elapsed = (performance.now() - t0) / 1000;
   r.serverCpu = ((cpuTicks(c.server.pid) - s0) / TICKS / elapsed) * 100;
+  r.serverSysShare = (cpuTicks(c.server.pid, 'sys') - sys0) / Math.max(1, cpuTicks(c.server.pid) - s0);
   r.dbCpu = ((cpuTicks(dbPid) - d0) / TICKS / elapsed) * 100;
   // CPU time per answered request: robust when other people's processes compete for the cores.
   r.serverMsPerReq = ((cpuTicks(c.server.pid) - s0) / TICKS) * 1000 / Math.max(1, r.requests);
@@ -345,7 +354,7 @@ async function runRounds(title: string, contenders: Contender[], dbPid: number |
       const r = await measure(c, DURATION, dbPid);
       results.get(c.server.name)!.push(r);
       answered.set(c.server.name, (answered.get(c.server.name) ?? 0) + r.requests - r.non2xx3xx);
-      console.log(`  round ${round + 1} ${c.server.name.padEnd(14)} ${r.rps.toFixed(0).padStart(6)}/s  p99 ${r.p99.toFixed(1)} ms  server ${r.serverCpu.toFixed(0)}% (${r.serverMsPerReq.toFixed(2)} ms/req)  db ${r.dbCpu.toFixed(0)}% (${r.dbMsPerReq.toFixed(2)} ms/req)`);
+      console.log(`  round ${round + 1} ${c.server.name.padEnd(14)} ${r.rps.toFixed(0).padStart(6)}/s  p99 ${r.p99.toFixed(1)} ms  server ${r.serverCpu.toFixed(0)}% (${r.serverMsPerReq.toFixed(2)} ms/req, ${(r.serverSysShare * 100).toFixed(0)}% kernel)  db ${r.dbCpu.toFixed(0)}% (${r.dbMsPerReq.toFixed(2)} ms/req)`);
     }
   }
   printTable(title, contenders[0]!.server.name, results);
