@@ -558,7 +558,7 @@ try {
 } finally {
   await stopAll();
   await db.stop();
-  if (!PROFILE && process.env.BENCH_KEEP !== '1') await rm(runDir, { recursive: true, force: true });
+  if (!PROFILE && process.env.BENCH_KEEP !== '1') await rm(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   else console.log(`kept ${runDir}`);
 }
 console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
