@@ -55,6 +55,36 @@ export interface AppDeps {
   readiness?: Readiness;
 }
 
+/**
+ * helmet's headers, computed once: helmet runs at start-up against a stand-in response whose CSP
+ * nonce is a marker, and each request gets the same headers with its own nonce in its place.
+ */
+function securityHeaders(options: Parameters<typeof helmet>[0]): express.RequestHandler {
+  const marker = `nonce${randomBytes(18).toString('hex')}`;
+  const headers = new Map<string, string>();
+  const stand = {
+    locals: { cspNonce: marker },
+    setHeader: (name: string, value: unknown) => headers.set(name, String(value)),
+    removeHeader: (name: string) => headers.delete(name),
+  };
+  let ran = false;
+  helmet(options)({} as express.Request, stand as unknown as express.Response, (err?: unknown) => {
+    if (err) throw err;
+    ran = true;
+  });
+  if (!ran) throw new Error('helmet did not finish synchronously');
+  const set = [...headers].map(([name, value]) => {
+    const [before, after] = value.split(marker);
+    return after === undefined ? { name, fixed: value } : { name, before: before!, after };
+  });
+  return (_req, res, next) => {
+    const nonce = randomBytes(16).toString('base64');
+    res.locals.cspNonce = nonce;
+    for (const h of set) res.setHeader(h.name, h.fixed ?? `${h.before}${nonce}${h.after}`);
+    next();
+  };
+}
+
 /** Builds the shop; never listens (src/main.ts does). */
 export function createApp(deps: AppDeps): Express {
   const { config, db, logger, payments } = deps;
@@ -91,12 +121,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(metrics.requests);
-  app.use((_req, res, next) => {
-    res.locals.cspNonce = randomBytes(16).toString('base64');
-    next();
-  });
   app.use(
-    helmet({
+    securityHeaders({
       contentSecurityPolicy: {
         directives: {
           'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],

@@ -135,7 +135,7 @@ export function createShopperAccounts(deps: ShopperAccountsDeps) {
      * cart (quantities added, capped), and the guest orders placed here attached to the account.
      * Returns the account's cart as it now is.
      */
-    async adoptGuestSession(shopperId: number, guest: { cart?: Cart; orders?: string[] }): Promise<Cart> {
+    async adoptGuestSession(shopperId: number, guest: { cart?: Cart; orders?: string[]; browserRef?: string }): Promise<Cart> {
       return db.$transaction(async (tx) => {
         const [row] = await tx.$queryRaw<{ cart: unknown }[]>`SELECT cart FROM shoppers WHERE id = ${shopperId} FOR UPDATE`;
         const cart = mergeCarts(readCart(row?.cart), readCart(guest.cart ?? {}));
@@ -143,6 +143,8 @@ export function createShopperAccounts(deps: ShopperAccountsDeps) {
         const numbers = (guest.orders ?? []).filter((n) => typeof n === 'string').slice(0, 50);
         // Only orders of this browser's session (proof they were placed here), and only unclaimed ones.
         if (numbers.length) await tx.order.updateMany({ where: { outTradeNo: { in: numbers }, shopperId: null }, data: { shopperId } });
+        // Orders carry this browser's reference (kept in its session) instead of being listed in it.
+        if (guest.browserRef) await tx.order.updateMany({ where: { browserRef: guest.browserRef, shopperId: null }, data: { shopperId } });
         return cart;
       });
     },

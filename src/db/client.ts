@@ -22,10 +22,11 @@ export function poolOf(db: Db): pg.Pool | undefined {
 
 /**
  * A plain SQL query on the client's own connection pool, for the few hottest statements (session
- * reads) where Prisma's per-query work shows; falls back to Prisma for clients made elsewhere.
+ * reads, placing an order) where Prisma's per-query work shows; falls back to Prisma for clients
+ * made elsewhere. With `name`, each connection parses and plans the statement once.
  */
-export async function queryRows<T extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
+export async function queryRows<T extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[], name?: string): Promise<T[]> {
   const pool = pools.get(db);
-  if (pool) return (await pool.query<T>(sql, params)).rows;
+  if (pool) return (await pool.query<T>(name ? { name, text: sql, values: params } : { text: sql, values: params })).rows;
   return db.$queryRawUnsafe<T[]>(sql, ...params);
 }

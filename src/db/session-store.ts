@@ -10,17 +10,20 @@ export class PrismaSessionStore extends Store {
   }
 
   override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {
-    queryRows<{ data: SessionData }>(this.db, 'SELECT data FROM sessions WHERE sid = $1 AND expires_at > now()', [sid])
+    queryRows<{ data: SessionData }>(this.db, 'SELECT data FROM sessions WHERE sid = $1 AND expires_at > now()', [sid], 'session_get')
       .then((rows) => cb(null, rows[0]?.data ?? null), cb);
   }
 
   override set(sid: string, data: SessionData, cb?: (err?: unknown) => void): void {
     const expiresAt = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + DAY);
     const json = JSON.stringify(data);
-    this.db.$executeRaw`
-      INSERT INTO sessions (sid, data, expires_at) VALUES (${sid}, ${json}::jsonb, ${expiresAt})
-      ON CONFLICT (sid) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at`
-      .then(() => cb?.(), (err) => cb?.(err));
+    queryRows(
+      this.db,
+      `INSERT INTO sessions (sid, data, expires_at) VALUES ($1, $2::jsonb, $3)
+       ON CONFLICT (sid) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at`,
+      [sid, json, expiresAt],
+      'session_set',
+    ).then(() => cb?.(), (err) => cb?.(err));
   }
 
   override destroy(sid: string, cb?: (err?: unknown) => void): void {

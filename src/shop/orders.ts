@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../db/client.js';
+import { queryRows, type Db } from '../db/client.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
 import { beijingDate } from '../lib/beijing-time.js';
 import { OUT_TRADE_NO_PATTERN } from '../lib/trade-number.js';
@@ -25,17 +25,44 @@ export function newOutTradeNo(now: Date): string {
   return `${beijingDate(now).replaceAll('-', '')}${randomBytes(12).toString('hex')}`;
 }
 
-function subjectFor(names: string[]): string {
-  const first = names[0] ?? '';
-  const subject = names.length > 1 ? `${first} 等${names.length}件商品` : first;
-  return subject.length > 256 ? `${subject.slice(0, 255)}…` : subject;
+// Prices, the not-for-sale check and the subject (rule of the former subjectFor: the first name, "等N件商品"
+// when there are several, at most 256 characters) are all computed inside the insert: one round trip.
+const PLACE_ORDER_SQL = `
+WITH g AS (
+  SELECT w.pos, w.goods_id, w.quantity, goods.name, goods.price_fen
+  FROM unnest($1::int[], $2::int[]) WITH ORDINALITY AS w(goods_id, quantity, pos)
+  JOIN goods ON goods.id = w.goods_id AND goods.active
+), s AS (
+  SELECT count(*)::int AS n, coalesce(sum(price_fen::bigint * quantity), 0) AS total_fen,
+         (array_agg(name ORDER BY pos))[1] || CASE WHEN count(*) > 1 THEN ' 等' || count(*) || '件商品' ELSE '' END AS subject
+  FROM g
+), o AS (
+  INSERT INTO orders (out_trade_no, total_fen, subject, expires_at, browser_ref, shopper_id, updated_at)
+  SELECT $3, total_fen, CASE WHEN char_length(subject) > 256 THEN left(subject, 255) || '…' ELSE subject END, $4, $5, $6::int, now()
+  FROM s WHERE n = cardinality($1::int[]) AND total_fen <= ${MAX_TOTAL_FEN}
+  RETURNING id, subject
+), i AS (
+  INSERT INTO order_items (order_id, goods_id, name, unit_price_fen, quantity)
+  SELECT o.id, g.goods_id, g.name, g.price_fen, g.quantity FROM o, g ORDER BY g.pos
+)
+SELECT (SELECT id FROM o) AS id, (SELECT subject FROM o) AS subject, s.n, s.total_fen::text AS total_fen,
+       (SELECT json_agg(json_build_object('goodsId', goods_id, 'name', name, 'unitPriceFen', price_fen, 'quantity', quantity) ORDER BY pos) FROM g) AS items
+FROM s`;
+
+interface PlacedRow {
+  id: number | null;
+  subject: string | null;
+  n: number;
+  total_fen: string;
+  items: { goodsId: number; name: string; unitPriceFen: number; quantity: number }[] | null;
 }
 
 /**
  * Creates an UNPAID order priced from the database (never from the request), with a snapshot of
- * each item's name and unit price.
+ * each item's name and unit price, in one statement. `browserRef` ties it to the browser's
+ * "My orders" list.
  */
-export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes: number; now?: Date; shopperId?: number }) {
+export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes: number; now?: Date; browserRef?: string; shopperId?: number }) {
   const now = opts.now ?? new Date();
   if (opts.lines.length === 0) throw new InvalidRequestError('Your order is empty: add at least one item.');
   const quantities = new Map<number, number>();
@@ -47,37 +74,22 @@ export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes:
     if (total > MAX_QUANTITY) throw new InvalidRequestError(`You can buy at most ${MAX_QUANTITY} of one item per order.`);
     quantities.set(line.goodsId, total);
   }
-  const goods = await db.goods.findMany({ where: { id: { in: [...quantities.keys()] }, active: true } });
-  const byId = new Map(goods.map((g) => [g.id, g]));
-  const items = [...quantities].map(([goodsId, quantity]) => {
-    const g = byId.get(goodsId);
-    if (!g) throw new InvalidRequestError('One of the items is not for sale (any more). Please check your order.');
-    return { goodsId, name: g.name, unitPriceFen: g.priceFen, quantity };
-  });
-  const totalFen = items.reduce((sum, item) => sum + item.unitPriceFen * item.quantity, 0);
-  if (totalFen > MAX_TOTAL_FEN) throw new InvalidRequestError('This order is too large to pay in one go. Please split it.');
-
-  const order = {
-    outTradeNo: newOutTradeNo(now),
-    totalFen,
-    subject: subjectFor(items.map((i) => i.name)),
-    expiresAt: new Date(now.getTime() + opts.ttlMinutes * 60_000),
-  };
-  // Order and items in one statement (one round trip): checkout is a hot path.
-  const [created] = await db.$queryRaw<{ id: number }[]>`
-    WITH o AS (
-      INSERT INTO orders (out_trade_no, total_fen, subject, expires_at, shopper_id, updated_at)
-      VALUES (${order.outTradeNo}, ${order.totalFen}, ${order.subject}, ${order.expiresAt}, ${opts.shopperId ?? null}::int, now())
-      RETURNING id
-    ), i AS (
-      INSERT INTO order_items (order_id, goods_id, name, unit_price_fen, quantity)
-      SELECT o.id, item.goods_id, item.name, item.unit_price_fen, item.quantity
-      FROM o, unnest(${items.map((i) => i.goodsId)}::int[], ${items.map((i) => i.name)}::text[],
-                     ${items.map((i) => i.unitPriceFen)}::int[], ${items.map((i) => i.quantity)}::int[])
-             AS item(goods_id, name, unit_price_fen, quantity)
-    )
-    SELECT id FROM o`;
-  return { id: created!.id, ...order, items };
+  const notForSale = () => new InvalidRequestError('One of the items is not for sale (any more). Please check your order.');
+  // goods.id is a PostgreSQL integer: anything else cannot be for sale (and must not reach the int[] cast).
+  if ([...quantities.keys()].some((id) => !Number.isSafeInteger(id) || id < 1 || id > MAX_TOTAL_FEN)) throw notForSale();
+  const outTradeNo = newOutTradeNo(now);
+  const expiresAt = new Date(now.getTime() + opts.ttlMinutes * 60_000);
+  const [row] = await queryRows<PlacedRow>(
+    db,
+    PLACE_ORDER_SQL,
+    [[...quantities.keys()], [...quantities.values()], outTradeNo, expiresAt, opts.browserRef ?? null, opts.shopperId ?? null],
+    'place_order',
+  );
+  if (!row || row.n !== quantities.size) throw notForSale();
+  if (row.id === null || row.subject === null || !row.items) {
+    throw new InvalidRequestError('This order is too large to pay in one go. Please split it.');
+  }
+  return { id: row.id, outTradeNo, totalFen: Number(row.total_fen), subject: row.subject, expiresAt, items: row.items };
 }
 
 export type OrderWithItems = NonNullable<Awaited<ReturnType<typeof findOrder>>>;
@@ -93,8 +105,14 @@ export async function getOrder(db: Db, outTradeNo: string): Promise<OrderWithIte
   return order;
 }
 
-export function listOrders(db: Db, outTradeNos: string[]) {
-  return db.order.findMany({ where: { outTradeNo: { in: outTradeNos } }, orderBy: { createdAt: 'desc' } });
+/** The orders of one browser: those placed with its `browserRef`, and `outTradeNos` it remembers itself. */
+export function listOrders(db: Db, of: { browserRef?: string; outTradeNos?: string[] }) {
+  const mine = [
+    ...(of.browserRef ? [{ browserRef: of.browserRef }] : []),
+    ...(of.outTradeNos?.length ? [{ outTradeNo: { in: of.outTradeNos } }] : []),
+  ];
+  if (mine.length === 0) return Promise.resolve([]);
+  return db.order.findMany({ where: { OR: mine }, orderBy: { createdAt: 'desc' }, take: 50 });
 }
 
 export function isPayable(order: { status: OrderStatus; expiresAt: Date }, now = new Date()): boolean {

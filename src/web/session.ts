@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
@@ -7,11 +8,13 @@ declare module 'express-session' {
   interface SessionData {
     /** goodsId → quantity */
     cart: Record<string, number>;
-    /** out_trade_no of the orders placed in this browser, newest first */
+    /** out_trade_no of the orders placed in this browser, newest first (sessions from before `browser`) */
     orders: string[];
     /** The signed-in shopper (src/web/routes/account.ts) and the account's session epoch at sign-in. */
     shopperId: number;
     shopperEpoch: number;
+    /** The reference its orders carry (orders.browser_ref), so placing one does not rewrite the session. */
+    browser: string;
   }
 }
 
@@ -20,8 +23,12 @@ const DAY = 24 * 60 * 60 * 1000;
 const VISITOR_SESSION_MS = DAY;
 const SHOPPER_SESSION_MS = 30 * DAY;
 
+/** What the store held when the request began (data without the cookie), to skip unchanged writes. */
+const loaded = new WeakMap<Request, { json: string; expires: number }>();
+const dataJson = (req: Request) => JSON.stringify({ ...req.session, cookie: undefined });
+
 export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: boolean }): RequestHandler {
-  return session({
+  const handler = session({
     name: 'shop.sid',
     secret: opts.secret,
     store: new PrismaSessionStore(opts.db),
@@ -31,6 +38,18 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
     proxy: opts.secureCookie ? true : undefined,
     cookie: { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: VISITOR_SESSION_MS },
   });
+  return (req, res, next) => {
+    handler(req, res, (err?: unknown) => {
+      if (err === undefined && req.session) loaded.set(req, { json: dataJson(req), expires: req.session.cookie.expires?.getTime() ?? 0 });
+      next(err);
+    });
+  };
+}
+
+/** This browser's reference for its orders (made, and stored with the session, on its first order). */
+export function browserRef(req: Request): string {
+  req.session.browser ??= randomBytes(16).toString('base64url');
+  return req.session.browser;
 }
 
 /** A session exists only once it holds a cart or orders; it is then kept for 30 days. */
@@ -53,5 +72,9 @@ export function destroySession(req: Request): Promise<void> {
  */
 export function saveSession(req: Request): Promise<void> {
   keepSession(req);
+  // Nothing changed in a stored session whose 30 days were renewed less than a day ago: no write.
+  const before = loaded.get(req);
+  const json = dataJson(req);
+  if (before && json !== '{}' && json === before.json && before.expires > Date.now() + SHOPPER_SESSION_MS - DAY) return Promise.resolve();
   return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 }

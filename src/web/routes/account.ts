@@ -45,7 +45,7 @@ function clientIp(req: Request): string {
  * then the session id is replaced (a planted session id gets nothing) and marked with the account.
  */
 async function signInBrowser(req: Request, accounts: ShopperAccounts, shopper: SignedInShopper): Promise<void> {
-  const cart = await accounts.adoptGuestSession(shopper.id, { cart: req.session.cart, orders: req.session.orders });
+  const cart = await accounts.adoptGuestSession(shopper.id, { cart: req.session.cart, orders: req.session.orders, browserRef: req.session.browser });
   await regenerateSession(req);
   req.session.shopperId = shopper.id;
   req.session.shopperEpoch = shopper.sessionEpoch;

@@ -7,7 +7,7 @@ import { listShopperOrders, maySeeBuyer } from '../../accounts/shopper-orders.js
 import { InvalidRequestError } from '../../shop/errors.js';
 import { parseGoodsId, parseQuantity } from '../input.js';
 import { signedInShopper } from './account.js';
-import { saveSession } from '../session.js';
+import { browserRef, saveSession } from '../session.js';
 import { refused } from '../../db/rate-limiter.js';
 import { RateLimitedError } from '../../shop/errors.js';
 import { ORDER_LIMIT_WINDOW_MS, paymentDeps, type ShopRouteDeps } from './deps.js';
@@ -37,10 +37,6 @@ export function orderJson(order: OrderWithItems, opts: { showBuyer?: boolean; bu
   };
 }
 
-function rememberOrder(req: Request, outTradeNo: string) {
-  req.session.orders = [outTradeNo, ...(req.session.orders ?? [])].slice(0, 50);
-}
-
 /** Sends the shopper to Alipay's cashier: a 303 to the signed URL, or the auto-submitting form. */
 function sendToCashier(req: Request, res: Response, payments: AlipayPayments, order: Parameters<AlipayPayments['startPayment']>[0]) {
   const start = payments.startPayment(order, { mobile: MOBILE_UA.test(req.get('user-agent') ?? ''), nonce: res.locals.cspNonce });
@@ -63,8 +59,7 @@ async function limitOrderCreation(req: Request, deps: ShopRouteDeps) {
 export async function checkout(req: Request, res: Response, deps: ShopRouteDeps, lines: OrderLine[], opts: { clearCart?: boolean } = {}) {
   await limitOrderCreation(req, deps);
   const shopper = signedInShopper(res);
-  const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes, shopperId: shopper?.id });
-  rememberOrder(req, order.outTradeNo);
+  const order = await placeOrder(deps.db, { lines, ttlMinutes: deps.ttlMinutes, shopperId: shopper?.id, browserRef: browserRef(req) });
   if (opts.clearCart) {
     req.session.cart = {};
     if (shopper) await deps.accounts?.saveCart(shopper.id, {});
@@ -92,7 +87,7 @@ export function orderRoutes(deps: ShopRouteDeps): Router {
       if (before !== undefined && (typeof before !== 'string' || !/^[1-9]\d{0,9}$/.test(before))) throw new InvalidRequestError('The page link is not valid.');
       ({ orders, nextBefore } = await listShopperOrders(deps.db, shopper.id, { before: before === undefined ? undefined : Number(before) }));
     } else {
-      orders = await listOrders(deps.db, req.session.orders ?? []);
+      orders = await listOrders(deps.db, { browserRef: req.session.browser, outTradeNos: req.session.orders });
     }
     if (wantsJson(req)) {
       return res.json({
