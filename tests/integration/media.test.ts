@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -117,5 +118,37 @@ describe('limits and moving to object storage', () => {
     const row = await t.db.goodsImage.findFirstOrThrow({ where: { goodsId: goods.id } });
     expect(Buffer.compare((await readAll(bucket, row.originalKey))!, (await readAll(local, row.originalKey))!)).toBe(0);
     expect(await copyMedia(t.db, local, bucket)).toEqual({ copied: 0, present: 3, missing: [] });
+  });
+});
+
+describe('npm run media -- migrate --to s3', () => {
+  function migrate(env: Record<string, string>): Promise<{ code: number; out: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', path.resolve('src/cli/media.ts'), 'migrate', '--to', 's3'],
+        { env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: t.url, ...env }, timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      );
+    });
+  }
+
+  it('copies the pictures from DATA_DIR/media to the bucket, says what it did, and is safe to run again', { timeout: 120_000 }, async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'media-cli-'));
+    await t.db.goodsImage.deleteMany();
+    const goods = await newGoods('Migrated');
+    await addGoodsImage({ db: t.db, media: createMediaLibrary(createLocalStore(path.join(dataDir, 'media'))) }, goods.id, await makeImage('png', 333 + Math.floor(Math.random() * 100), 222));
+    const s = s3.settings;
+    const env = { DATA_DIR: dataDir, MEDIA_S3_BUCKET: s.bucket, MEDIA_S3_REGION: s.region, MEDIA_S3_ENDPOINT: s.endpoint!, MEDIA_S3_ACCESS_KEY_ID: 'S3RVER', MEDIA_S3_SECRET_ACCESS_KEY: 'S3RVER', MEDIA_S3_FORCE_PATH_STYLE: 'true' };
+    const first = await migrate(env);
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.out).toContain('3 copied, 0 already in the bucket, 0 missing locally');
+    const second = await migrate(env);
+    expect(second.out).toContain('0 copied, 3 already in the bucket');
+    const row = await t.db.goodsImage.findFirstOrThrow({ where: { goodsId: goods.id } });
+    expect(await createS3Store(s).exists(row.originalKey)).toBe(true);
+    const unset = await migrate({ DATA_DIR: dataDir });
+    expect(unset.code).toBe(1);
+    expect(unset.out).toMatch(/needs MEDIA_S3_BUCKET and MEDIA_S3_REGION/);
   });
 });
