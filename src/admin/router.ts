@@ -5,6 +5,7 @@ import { dashboardPages } from './dashboard.js';
 import type { AdminDeps } from './deps.js';
 import { goodsPages } from './goods.js';
 import { orderPages } from './orders.js';
+import { reconciliationPages } from './reconciliation.js';
 import { ADMIN_BASE, adminSession, destroyAdminSession, requireOperator } from './session.js';
 import { signInRoutes } from './sign-in.js';
 
@@ -37,7 +38,7 @@ export function createAdminRouter(opts: AdminRouterOptions): Router {
     res.clearCookie('admin.sid', { path: ADMIN_BASE });
     res.redirect(303, `${ADMIN_BASE}/login`);
   });
-  const pages = [dashboardPages(opts), orderPages(opts), goodsPages(opts)];
+  const pages = [dashboardPages(opts), orderPages(opts), goodsPages(opts), reconciliationPages(opts)];
   for (const page of pages) router.use(page);
   return router;
 }

@@ -107,7 +107,8 @@ async function everyRoute() {
       .replace(':outTradeNo', order.outTradeNo)
       .replace(':outRequestNo', 'RF0000')
       .replace(':imageId', '1')
-      .replace(':id', goodsId),
+      .replace(':id', goodsId)
+      .replace(':date', '2026-11-26'),
   }));
 }
 
