@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { reachableBinaries, type Binaries } from './binaries.js';
 import path from 'node:path';
 import {
   commandLineOf,
@@ -19,10 +20,7 @@ import {
   type RunAs,
 } from './os.js';
 
-export interface Binaries {
-  postgres: string;
-  initdb: string;
-}
+export type { Binaries } from './binaries.js';
 
 /** Everything about one cluster folder that the start, stop and recovery steps need. */
 export interface Cluster {
@@ -59,8 +57,8 @@ export async function prepareCluster(opts: { dir: string; settings?: Record<stri
   const log = opts.log ?? (() => {});
   const warn = opts.warn ?? ((line: string) => console.warn(line));
   const dir = path.resolve(opts.dir);
-  const bins = await findBinaries();
   const runAs = isRoot() ? ensurePostgresUser() : undefined;
+  const bins = runAs ? await reachableBinaries(await findBinaries(), runAs) : await findBinaries();
   const created = await mkdir(path.dirname(dir), { recursive: true });
   if (runAs) {
     if (created) await openCreatedFolders(created, path.dirname(dir), warn);
