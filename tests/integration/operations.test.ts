@@ -151,7 +151,7 @@ describe('periodic jobs across instances', () => {
     const runner: JobRunner = { every: (name, _ms, job) => void jobs.set(name, job), stop: async () => {} };
     const deps = { db: t.db, provider: fakePayments(), logger: pino({ level: 'silent' }) };
     scheduleJobs(runner, deps);
-    expect([...jobs.keys()]).toEqual(['expiry sweep', 'session purge', 'rate limit purge', 'shopper token purge']);
+    expect([...jobs.keys()]).toEqual(['expiry sweep', 'session purge', 'rate limit purge', 'shopper token purge', 'refund check']);
 
     const limiter = createRateLimiter(t.db);
     const limit = { name: 'ops-test', limit: 5, windowMs: 1_000 };
