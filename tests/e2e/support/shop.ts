@@ -21,7 +21,7 @@ export interface StartShopOptions {
   /** Name of the log file under test-results/e2e/ (default shop-app.log). */
   logName?: string;
   env?: Record<string, string>;
-  /** How long to wait for GET /healthz to answer 200 (default 60 s). */
+  /** How long to wait for GET /readyz to answer 200 (default 60 s): /healthz is alive already while the database starts. */
   startTimeoutMs?: number;
 }
 
@@ -128,13 +128,13 @@ export async function startShop(opts: StartShopOptions = {}): Promise<Shop> {
     for (;;) {
       if (exited(child)) throw new Error(`the shop exited during startup (code ${child.exitCode}, signal ${child.signalCode})`);
       try {
-        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
         if (res.status === 200) break;
-        lastError = `GET /healthz answered ${res.status}`;
+        lastError = `GET /readyz answered ${res.status}`;
       } catch (err) {
         lastError = String((err as Error).cause ?? err);
       }
-      if (Date.now() > deadline) throw new Error(`the shop did not answer GET /healthz with 200 within ${opts.startTimeoutMs ?? 60_000} ms (last: ${lastError})`);
+      if (Date.now() > deadline) throw new Error(`the shop did not answer GET /readyz with 200 within ${opts.startTimeoutMs ?? 60_000} ms (last: ${lastError})`);
       await sleep(250);
     }
   } catch (err) {
