@@ -10,7 +10,7 @@ function containers(module: TestModule): Container[] {
 // An error in beforeAll/afterAll or at collection is a failure: the tests it kept from running
 // count as failed (not skipped), and an error that stopped no test counts once.
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>) {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>, reason?: 'passed' | 'failed' | 'interrupted') {
     let passed = 0;
     let failed = unhandledErrors.length;
     let skipped = 0;
@@ -37,6 +37,8 @@ export default class SummaryReporter implements Reporter {
       }
       for (const container of broken) if (!blamed.has(container)) failed++;
     }
+    // A run that failed before any test (e.g. the global setup could not start PostgreSQL) still failed.
+    if (reason !== undefined && reason !== 'passed' && failed === 0) failed = 1;
     process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   }
 }
