@@ -123,9 +123,16 @@ export async function openTrade(ctx: TradeContext, req: PagePayRequest): Promise
   throw new Error('sandbox: could not create or resume the trade');
 }
 
-/** Integer fen (bigint columns; always ≤ 10^10, exact as a number) → Alipay's "12.30". */
+/** A bigint fen column as a number: exact, since trades never exceed 10^10 fen (checked, not assumed). */
+export function fenOf(fen: bigint): number {
+  const n = Number(fen);
+  if (!Number.isSafeInteger(n)) throw new Error(`fen value ${fen} is out of range`);
+  return n;
+}
+
+/** Integer fen (bigint columns) → Alipay's "12.30". */
 export function amount(fen: bigint | number): string {
-  return fenToAmount(Number(fen));
+  return fenToAmount(typeof fen === 'bigint' ? fenOf(fen) : fen);
 }
 
 /** trade_status_sync fields shared by payment and refund notifications (no notify_time/sign). */
