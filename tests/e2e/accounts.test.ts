@@ -1,47 +1,24 @@
 // End-to-end: a shopper signs up, confirms the email from the dev mailbox (/dev/mail: no SMTP_URL,
 // so the app writes its mail to files), signs in, buys, pays on the sandbox cashier and reads the
 // receipt email. Skipped like shop.test.ts when no Chromium is installed (unless REQUIRE_E2E=1).
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserGate, launchBrowser, screenshots, type Shots } from './support/browser.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { screenshots, type Shots } from './support/browser.js';
 import { ui } from './support/expect.js';
-import { startShop, type Shop } from './support/shop.js';
+import { e2eGate, useShopAndBrowser } from './support/suite.js';
 
-const gate = browserGate();
-
-if (gate.missingButRequired !== undefined) {
-  it('a browser is available (REQUIRE_E2E=1)', () => {
-    throw new Error(gate.missingButRequired);
-  });
-}
+const gate = e2eGate();
 
 describe.skipIf(gate.skip)('a shopper account in a browser', () => {
-  let shop: Shop;
-  let browser: Browser;
+  const env = useShopAndBrowser(gate, { logName: 'shop-accounts-app.log', env: { MAIL_POLL_MS: '200' } });
   let context: BrowserContext | undefined;
   let current: { page: Page; shots: Shots } | undefined;
   const problems: string[] = [];
 
-  beforeAll(async () => {
-    const [started, launched] = await Promise.allSettled([
-      startShop({ logName: 'shop-accounts-app.log', env: { MAIL_POLL_MS: '200' } }),
-      launchBrowser(gate.executablePath!),
-    ]);
-    if (started.status === 'fulfilled') shop = started.value;
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await shop?.stop();
-  });
-
   afterEach(async ({ task }) => {
     if (task.result?.state === 'fail' && current) {
       await current.shots.take(current.page, 'failure').catch(() => {});
-      console.error(`e2e: "${task.name}" failed on ${current.page.url()}; screenshots in ${current.shots.dir}, app log in ${shop.logFile}`);
+      console.error(`e2e: "${task.name}" failed on ${current.page.url()}; screenshots in ${current.shots.dir}, app log in ${env.shop.logFile}`);
     }
     current = undefined;
     await context?.close();
@@ -66,7 +43,7 @@ describe.skipIf(gate.skip)('a shopper account in a browser', () => {
 
   it('sign up, confirm the email from the dev mailbox, buy, pay, read the receipt', async ({ task }) => {
     const shots = await screenshots(task.name);
-    context = await browser.newContext({ baseURL: shop.url, locale: 'en-US', viewport: { width: 1100, height: 800 } });
+    context = await env.browser.newContext({ baseURL: env.shop.url, locale: 'en-US', viewport: { width: 1100, height: 800 } });
     context.setDefaultTimeout(10_000);
     const page = await context.newPage();
     page.on('pageerror', (err) => problems.push(`pageerror on ${page.url()}: ${err.message}`));

@@ -4,46 +4,26 @@
 // timeline and the dashboard.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserGate, launchBrowser, screenshots } from './support/browser.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { screenshots } from './support/browser.js';
 import { ui } from './support/expect.js';
-import { startShop, type Shop } from './support/shop.js';
+import { e2eGate, useShopAndBrowser } from './support/suite.js';
 
-const gate = browserGate();
-
-if (gate.missingButRequired !== undefined) {
-  it('a browser is available (REQUIRE_E2E=1)', () => {
-    throw new Error(gate.missingButRequired);
-  });
-}
+const gate = e2eGate();
 
 describe.skipIf(gate.skip)('the operator console in a browser', () => {
-  let shop: Shop;
-  let browser: Browser;
+  const env = useShopAndBrowser(gate, { logName: 'admin-app.log' });
   const contexts: BrowserContext[] = [];
   let problems: string[] = [];
-
-  beforeAll(async () => {
-    const [started, launched] = await Promise.allSettled([startShop({ logName: 'admin-app.log' }), launchBrowser(gate.executablePath!)]);
-    if (started.status === 'fulfilled') shop = started.value;
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await shop?.stop();
-  });
 
   afterEach(async () => {
     for (const c of contexts.splice(0)) await c.close();
   });
 
   async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: shop.url, locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const context = await env.browser.newContext({ baseURL: env.shop.url, locale: 'en-US', viewport: { width: 1280, height: 900 } });
     contexts.push(context);
     context.setDefaultTimeout(10_000);
     context.setDefaultNavigationTimeout(15_000);
@@ -77,7 +57,7 @@ describe.skipIf(gate.skip)('the operator console in a browser', () => {
     const page = await newPage();
     await page.goto('/admin/orders');
     await page.waitForURL((url) => url.pathname === '/admin/login' && url.searchParams.get('next') === '/admin/orders');
-    const password = (await readFile(path.join(shop.dataDir, 'operator-password.txt'), 'utf8')).trim();
+    const password = (await readFile(path.join(env.shop.dataDir, 'operator-password.txt'), 'utf8')).trim();
     await page.locator('input[name=email]').fill('admin@localhost');
     await page.locator('input[name=password]').fill(password);
     await shots.take(page, 'sign-in');
@@ -138,7 +118,7 @@ describe.skipIf(gate.skip)('the operator console in a browser', () => {
     const page = await newPage();
     await page.goto('/admin/goods/new');
     await page.waitForURL((url) => url.pathname === '/admin/login');
-    const password = (await readFile(path.join(shop.dataDir, 'operator-password.txt'), 'utf8')).trim();
+    const password = (await readFile(path.join(env.shop.dataDir, 'operator-password.txt'), 'utf8')).trim();
     await page.locator('input[name=email]').fill('admin@localhost');
     await page.locator('input[name=password]').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();

@@ -1,19 +1,13 @@
 // End-to-end: the real app (tsx src/main.ts, embedded PostgreSQL, built-in Alipay sandbox gateway)
 // driven through Chromium. Skipped with a message when no Chromium is installed, unless
 // REQUIRE_E2E=1 (CI), where a missing browser fails the run. See tests/e2e/support/.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserGate, launchBrowser, screenshots, type Shots } from './support/browser.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { screenshots, type Shots } from './support/browser.js';
 import { ui } from './support/expect.js';
-import { startShop, type Shop } from './support/shop.js';
+import { e2eGate, useShopAndBrowser } from './support/suite.js';
 
-const gate = browserGate();
-
-if (gate.missingButRequired !== undefined) {
-  it('a browser is available (REQUIRE_E2E=1)', () => {
-    throw new Error(gate.missingButRequired);
-  });
-}
+const gate = e2eGate();
 
 interface OrderJson {
   outTradeNo: string;
@@ -27,31 +21,16 @@ const JSON_HEADERS = { Accept: 'application/json' };
 const PAID_TIMEOUT_MS = 15_000;
 
 describe.skipIf(gate.skip)('the shop in a browser', () => {
-  let shop: Shop;
-  let browser: Browser;
+  const env = useShopAndBrowser(gate, { logName: 'shop-app.log' });
   let context: BrowserContext | undefined;
   let current: { page: Page; shots: Shots } | undefined;
   /** Uncaught page errors and console errors (CSP violations land there too) of the current test. */
   let problems: string[] = [];
 
-  beforeAll(async () => {
-    // Start both at once; keep whichever started so afterAll stops it even if the other failed.
-    const [started, launched] = await Promise.allSettled([startShop({ logName: 'shop-app.log' }), launchBrowser(gate.executablePath!)]);
-    if (started.status === 'fulfilled') shop = started.value;
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await shop?.stop();
-  });
-
   afterEach(async ({ task }) => {
     if (task.result?.state === 'fail' && current) {
       await current.shots.take(current.page, 'failure').catch(() => {});
-      console.error(`e2e: "${task.name}" failed on ${current.page.url()}; screenshots in ${current.shots.dir}, app log in ${shop.logFile}`);
+      console.error(`e2e: "${task.name}" failed on ${current.page.url()}; screenshots in ${current.shots.dir}, app log in ${env.shop.logFile}`);
     }
     current = undefined;
     await context?.close();
@@ -80,7 +59,7 @@ describe.skipIf(gate.skip)('the shop in a browser', () => {
   /** A fresh browser context (no cookies) and its first page. */
   async function newPage(shots: Shots): Promise<Page> {
     problems = [];
-    context = await browser.newContext({ baseURL: shop.url, locale: 'en-US', viewport: { width: 1100, height: 800 } });
+    context = await env.browser.newContext({ baseURL: env.shop.url, locale: 'en-US', viewport: { width: 1100, height: 800 } });
     context.setDefaultTimeout(10_000);
     context.setDefaultNavigationTimeout(15_000);
     const page = watch(await context.newPage());
@@ -206,7 +185,7 @@ describe.skipIf(gate.skip)('the shop in a browser', () => {
 
     // "Back to the merchant" leads to the shop.
     await page.locator('#sandbox-back').click();
-    await page.waitForURL((url) => url.origin === shop.url && url.pathname === '/');
+    await page.waitForURL((url) => url.origin === env.shop.url && url.pathname === '/');
     await ui.text(page.locator('h1'), 'Catalog');
 
     // Still unpaid a little later (nothing was sent to the shop).
