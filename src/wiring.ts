@@ -112,19 +112,7 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
     ]);
   }
   if (config.envDefaulted) logger.warn('NODE_ENV is not set: running in development mode with the built-in Alipay sandbox (set NODE_ENV=production and ALIPAY_* for real payments)');
-  const keysDir = path.join(config.dataDir, 'keys');
-  const keys = await ensureSandboxKeys(keysDir);
-  const certMode = config.sandboxCertMode ? await ensureSandboxCertMode(keysDir, keys) : undefined;
-  const sandbox = createSandboxGateway({
-    db,
-    ...gatewayKeyOptions(keys),
-    ...(certMode && { certMode: certMode.state }),
-    basePath: SANDBOX_BASE_PATH,
-    timeScale: config.sandboxTimeScale,
-    billToday: config.sandboxBillToday,
-    logger: logger.child({ component: 'sandbox' }),
-    access: await sandboxAccess(config, logger),
-  });
+  const { sandbox, keys, certMode } = await createBuiltInSandbox(config, db, logger);
   logger.warn({ gateway: `${config.publicBaseUrl}${sandbox.gatewayPath}`, appId: keys.appId, certMode: Boolean(certMode) }, 'using the built-in Alipay sandbox gateway: no real money');
   // Certificate mode reads the generated files through the same checks as a real configuration.
   const cert = certMode && certModeFromFiles(certMode.files, keys.appPrivateKey, { store: createAlipayCertStore(db), logger });
@@ -142,6 +130,24 @@ export async function setUpPayments(config: Config, db: Db, logger: Logger): Pro
       pagePayMethod: config.alipay.pagePayMethod,
     },
   };
+}
+
+/** The built-in sandbox gateway as configured (keys in DATA_DIR/keys), for the app and `npm run sandbox`. */
+export async function createBuiltInSandbox(config: Config, db: Db, logger: Logger) {
+  const keysDir = path.join(config.dataDir, 'keys');
+  const keys = await ensureSandboxKeys(keysDir);
+  const certMode = config.sandboxCertMode ? await ensureSandboxCertMode(keysDir, keys) : undefined;
+  const sandbox = createSandboxGateway({
+    db,
+    ...gatewayKeyOptions(keys),
+    ...(certMode && { certMode: certMode.state }),
+    basePath: SANDBOX_BASE_PATH,
+    timeScale: config.sandboxTimeScale,
+    billToday: config.sandboxBillToday,
+    logger: logger.child({ component: 'sandbox' }),
+    access: await sandboxAccess(config, logger),
+  });
+  return { sandbox, keys, certMode };
 }
 
 /** SESSION_SECRET, or outside production one generated once into DATA_DIR/session-secret. */

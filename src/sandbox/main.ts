@@ -10,9 +10,9 @@ import { ensureWritableDir, StartupError } from '../lib/startup-error.js';
 import { createDb } from '../db/client.js';
 import { openDatabase } from '../db/database.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { createSandboxGateway } from './gateway.js';
-import { ensureSandboxKeys, gatewayKeyOptions } from './keys.js';
-import { ensureSandboxCertMode, exportCertModeFiles } from './cert-mode.js';
+import { ensureSandboxKeys } from './keys.js';
+import { exportCertModeFiles } from './cert-mode.js';
+import { createBuiltInSandbox } from '../wiring.js';
 
 const args = process.argv.slice(2);
 
@@ -46,7 +46,6 @@ if (args[0] === 'cert-mode') {
   );
   process.exit(0);
 }
-import { sandboxAccess } from '../wiring.js';
 
 await runMain(async ({ config, logger, onShutdown }) => {
   const port = config.sandboxPort;
@@ -55,19 +54,7 @@ await runMain(async ({ config, logger, onShutdown }) => {
   onShutdown('database server', () => database.close());
   const db = createDb(database.url);
   onShutdown('database pool', () => db.$disconnect());
-  const keysDir = path.join(config.dataDir, 'keys');
-  const keys = await ensureSandboxKeys(keysDir);
-  const certMode = config.sandboxCertMode ? await ensureSandboxCertMode(keysDir, keys) : undefined;
-  const sandbox = createSandboxGateway({
-    db,
-    ...gatewayKeyOptions(keys),
-    ...(certMode && { certMode: certMode.state }),
-    basePath: '/sandbox',
-    timeScale: config.sandboxTimeScale,
-    billToday: config.sandboxBillToday,
-    logger: logger.child({ component: 'sandbox' }),
-    access: await sandboxAccess(config, logger),
-  });
+  const { sandbox, keys, certMode } = await createBuiltInSandbox(config, db, logger);
 
   const app = express();
   app.disable('x-powered-by');
