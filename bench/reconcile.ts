@@ -72,10 +72,11 @@ const mb = (n: number | string) => (Number(n) / 1024 / 1024).toFixed(0).padStart
 console.log(
   [
     `rows ${ROWS}  matched ${m['matched']}  differences ${m['differences']} (${m['kinds']})`,
-    `read zip + parse        ${Number(m['readMs']).toFixed(0).padStart(6)} ms wall ${Number(m['readCpuMs']).toFixed(0).padStart(6)} ms CPU`,
+    `read zip + parse (in it)${Number(m['readMs']).toFixed(0).padStart(6)} ms wall ${Number(m['readCpuMs']).toFixed(0).padStart(6)} ms CPU`,
     `whole reconciliation    ${Number(m['totalMs']).toFixed(0).padStart(6)} ms wall ${Number(m['totalCpuMs']).toFixed(0).padStart(6)} ms CPU of the process   (target < 10000 ms)`,
     `load average            ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores (wall times stretch with it)`,
-    `peak RSS (VmHWM)        ${mb(m['peakRss']!)} MB   (target < 300 MB; ${mb(m['startRss']!).trim()} MB after loading the code, before the run)`,
+    `RSS before the run      ${mb(m['startRss']!)} MB   (the code loaded, connected; the zip read: ${mb(zip.length).trim()} MB)`,
+    `peak RSS (VmHWM)        ${mb(m['peakRss']!)} MB   (target < 300 MB; the run added ${mb(Number(m['peakRss']) - Number(m['startRss'])).trim()} MB at most)`,
   ].join('\n'),
 );
 
