@@ -1,4 +1,8 @@
-import type { Db } from '../../db/client.js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { poolOf, type Db } from '../../db/client.js';
 import type { ReconciliationDifferenceKind } from '../../generated/prisma/client.js';
 import { startOfBeijingDay } from '../../lib/beijing-time.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
@@ -90,10 +94,15 @@ export function beijingDayRange(date: string): { start: Date; end: Date } {
   return { start, end: startOfBeijingDay(start, 1) };
 }
 
-type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
+/** One connection in one transaction: the bill's temporary tables live on it. */
+interface Session {
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** COPY … FROM STDIN of the text chunks (rows in COPY's text format). */
+  copyIn(sql: string, chunks: AsyncIterable<string>): Promise<void>;
+}
 
-/** Bill rows go to PostgreSQL this many at a time (one INSERT … unnest each). */
-const BATCH = 10_000;
+/** Bill rows are written to COPY this many at a time. */
+const BATCH = 1_000;
 /** Missed payments are confirmed this many at a time. */
 const CONFIRM_PAGE = 200;
 /** A day's run at 100,000 rows takes seconds; this only stops a run that hangs. */
@@ -124,52 +133,75 @@ export async function reconcileDate(deps: ReconcileDeps, date: string, opts: { n
   const outcome = await deps.bills.tradeBill(date);
   if (outcome.kind === 'not-ready') return { kind: 'not-ready', date, reason: outcome.reason };
 
-  const run = await deps.db.$transaction(
-    async (tx) => {
-      await loadBill(tx, outcome.entries);
-      await classify(tx, start, end);
-      const confirmedCount = await confirmMissedPayments(deps, tx);
-      return storeRun(tx, { date, startedAt, start, end, confirmedCount, now });
-    },
-    { timeout: RUN_TIMEOUT_MS, maxWait: 30_000 },
-  );
+  const run = await inTransaction(deps.db, async (s) => {
+    await loadBill(s, outcome.entries);
+    await classify(s, start, end);
+    const confirmedCount = await confirmMissedPayments(deps, s);
+    return storeRun(s, { date, startedAt, start, end, confirmedCount, now });
+  });
   return { kind: 'done', run };
 }
 
-async function loadBill(tx: Tx, entries: Iterable<BillEntry> | AsyncIterable<BillEntry>): Promise<void> {
-  await tx.$executeRawUnsafe(`CREATE TEMP TABLE recon_bill (
-    n integer PRIMARY KEY, kind text NOT NULL, out_trade_no text NOT NULL, trade_no text NOT NULL, out_request_no text,
-    amount_fen bigint NOT NULL, at_ms float8 NOT NULL, raw text NOT NULL) ON COMMIT DROP`);
-  const cols = { n: [] as number[], kind: [] as string[], outTradeNo: [] as string[], tradeNo: [] as string[], outRequestNo: [] as (string | null)[], fen: [] as number[], at: [] as number[], raw: [] as string[] };
-  let n = 0;
-  const flush = async () => {
-    if (cols.n.length === 0) return;
-    await tx.$executeRawUnsafe(
-      `INSERT INTO recon_bill SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::float8[], $8::text[])`,
-      cols.n, cols.kind, cols.outTradeNo, cols.tradeNo, cols.outRequestNo, cols.fen, cols.at, cols.raw,
-    );
-    for (const c of Object.values(cols)) c.length = 0;
-  };
-  for await (const e of entries) {
-    cols.n.push(++n);
-    cols.kind.push(e.kind);
-    cols.outTradeNo.push(storableText(e.outTradeNo, 64));
-    cols.tradeNo.push(storableText(e.tradeNo, 64));
-    cols.outRequestNo.push(e.outRequestNo === undefined ? null : storableText(e.outRequestNo, 64));
-    cols.fen.push(e.amountFen);
-    cols.at.push(e.at.getTime());
-    cols.raw.push(storableText(e.raw, 200));
-    if (cols.n.length >= BATCH) await flush();
+/** Runs `fn` in a transaction on one connection of the client's own pool (COPY and temporary tables need it). */
+async function inTransaction<T>(db: Db, fn: (s: Session) => Promise<T>): Promise<T> {
+  const pool = poolOf(db);
+  if (!pool) throw new Error('reconciliation needs a database client made by createDb (its own connection pool)');
+  const client = await pool.connect();
+  let failed: unknown;
+  try {
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${RUN_TIMEOUT_MS}`);
+    const result = await fn({
+      query: async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => (await client.query<R>(sql, params)).rows,
+      copyIn: (sql, chunks) => pipeline(Readable.from(chunks), client.query(copyStreams.from(sql))),
+    });
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    failed = err;
+    throw err;
+  } finally {
+    // After a failure (a COPY cut short, a malformed bill) the connection is closed, not reused:
+    // that rolls the transaction back whatever state the protocol is in.
+    client.release(failed === undefined ? undefined : failed instanceof Error ? failed : new Error(String(failed)));
   }
-  await flush();
-  await tx.$executeRawUnsafe('CREATE INDEX ON recon_bill (out_trade_no)');
-  await tx.$executeRawUnsafe('ANALYZE recon_bill');
+}
+
+async function loadBill(s: Session, entries: Iterable<BillEntry> | AsyncIterable<BillEntry>): Promise<void> {
+  await s.query(`CREATE TEMP TABLE recon_bill (
+    n integer NOT NULL, kind text NOT NULL, out_trade_no text NOT NULL, trade_no text NOT NULL, out_request_no text,
+    amount_fen bigint NOT NULL, at_ms float8 NOT NULL, raw text NOT NULL) ON COMMIT DROP`);
+  await s.copyIn('COPY recon_bill (n, kind, out_trade_no, trade_no, out_request_no, amount_fen, at_ms, raw) FROM STDIN', copyChunks(entries));
+  await s.query('CREATE UNIQUE INDEX ON recon_bill (n)');
+  await s.query('CREATE INDEX ON recon_bill (out_trade_no)');
+  await s.query('ANALYZE recon_bill');
+}
+
+// COPY's text format: tab-separated, \N for null, backslash escapes.
+const copyText = (value: string) => (/[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value);
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** The entries as COPY text, a batch of rows per chunk; nothing of the bill is kept once written. */
+async function* copyChunks(entries: Iterable<BillEntry> | AsyncIterable<BillEntry>): AsyncGenerator<string> {
+  let chunk = '';
+  let rows = 0;
+  let n = 0;
+  for await (const e of entries) {
+    if (!Number.isSafeInteger(e.amountFen) || !Number.isFinite(e.at.getTime())) throw new Error(`bill entry ${e.raw}: not an amount or a time`);
+    const requestNo = e.outRequestNo === undefined ? '\\N' : copyText(storableText(e.outRequestNo, 64));
+    chunk += `${++n}\t${e.kind}\t${copyText(storableText(e.outTradeNo, 64))}\t${copyText(storableText(e.tradeNo, 64))}\t${requestNo}\t${e.amountFen}\t${e.at.getTime()}\t${copyText(storableText(e.raw, 200))}\n`;
+    if (++rows >= BATCH) {
+      yield chunk;
+      chunk = '';
+      rows = 0;
+    }
+  }
+  if (chunk) yield chunk;
 }
 
 /** Fills recon_pay and recon_ref (each bill row with its verdict) and recon_diff (the differences, but the confirmations). */
-async function classify(tx: Tx, start: Date, end: Date): Promise<void> {
+async function classify(s: Session, start: Date, end: Date): Promise<void> {
   // Payments: the first row of a trade, and the first trade of an order, count; later ones are duplicates.
-  await tx.$executeRawUnsafe(`CREATE TEMP TABLE recon_pay ON COMMIT DROP AS
+  await s.query(`CREATE TEMP TABLE recon_pay ON COMMIT DROP AS
     WITH p AS (
       SELECT b.*, row_number() OVER w AS by_trade, first_value(b.raw) OVER w AS first_raw
       FROM recon_bill b WHERE b.kind = 'payment'
@@ -190,14 +222,14 @@ async function classify(tx: Tx, start: Date, end: Date): Promise<void> {
         ELSE 'confirm'
       END AS verdict
     FROM p LEFT JOIN q ON q.n = p.n LEFT JOIN orders o ON o.out_trade_no = p.out_trade_no`);
-  await tx.$executeRawUnsafe('CREATE INDEX ON recon_pay (out_trade_no)');
-  await tx.$executeRawUnsafe('ANALYZE recon_pay');
+  await s.query('CREATE INDEX ON recon_pay (out_trade_no)');
+  await s.query('ANALYZE recon_pay');
 
   // Refunds, per request (out_request_no, unique within a trade). A bill refund without a refund
   // row here may still be known: Alipay's refund notifications raise orders.refunded_fen (cumulative,
   // without a row in refunds). The part of refunded_fen no settled refund row accounts for covers
   // such bill rows, oldest first; what it does not cover is not recorded here.
-  await tx.$executeRawUnsafe(`CREATE TEMP TABLE recon_ref ON COMMIT DROP AS
+  await s.query(`CREATE TEMP TABLE recon_ref ON COMMIT DROP AS
     WITH r AS (
       SELECT b.*, row_number() OVER (PARTITION BY b.trade_no, coalesce(b.out_request_no, '') ORDER BY b.n) AS copy
       FROM recon_bill b WHERE b.kind = 'refund'
@@ -223,11 +255,11 @@ async function classify(tx: Tx, start: Date, end: Date): Promise<void> {
       END AS verdict
     FROM j`);
 
-  await tx.$executeRawUnsafe(`CREATE TEMP TABLE recon_diff (
+  await s.query(`CREATE TEMP TABLE recon_diff (
     seq bigint PRIMARY KEY, kind text NOT NULL, resolution text NOT NULL, order_id integer, out_trade_no text, trade_no text,
     out_request_no text, bill_fen bigint, shop_fen bigint, shop_status text, detail text NOT NULL) ON COMMIT DROP`);
 
-  await tx.$executeRawUnsafe(`INSERT INTO recon_diff (${DIFF_COLUMNS})
+  await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.bill, 'n')}, CASE verdict WHEN 'unknown' THEN 'UNKNOWN_PAYMENT' WHEN 'amount' THEN 'AMOUNT_MISMATCH' ELSE 'DUPLICATE' END,
       'flagged', order_id, out_trade_no, trade_no, NULL, amount_fen, total_fen, order_status,
       CASE verdict
@@ -239,23 +271,19 @@ async function classify(tx: Tx, start: Date, end: Date): Promise<void> {
       END
     FROM recon_pay WHERE verdict NOT IN ('match', 'confirm')`);
 
-  await tx.$executeRawUnsafe(
-    `INSERT INTO recon_diff (${DIFF_COLUMNS})
+  await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.notInBill, 'o.id')}, 'NOT_IN_BILL', 'flagged', o.id, o.out_trade_no, o.trade_no, NULL, NULL, o.total_fen, o.status::text,
       'PAID here (trade ' || coalesce(o.trade_no, 'unknown') || ') but the bill has no payment for it.'
     FROM orders o
     WHERE o.paid_at >= $1 AND o.paid_at < $2 AND o.status::text IN ${PAID}
-      AND NOT EXISTS (SELECT 1 FROM recon_pay p WHERE p.out_trade_no = o.out_trade_no AND p.verdict NOT IN ('dup_trade', 'dup_order'))`,
-    start,
-    end,
-  );
+      AND NOT EXISTS (SELECT 1 FROM recon_pay p WHERE p.out_trade_no = o.out_trade_no AND p.verdict NOT IN ('dup_trade', 'dup_order'))`, [start, end]);
 
-  await tx.$executeRawUnsafe(`INSERT INTO recon_diff (${DIFF_COLUMNS})
+  await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.bill, 'n')}, 'DUPLICATE', 'flagged', order_id, out_trade_no, trade_no, out_request_no, amount_fen, total_fen, order_status,
       'Refund ' || coalesce(out_request_no, '') || ' of trade ' || trade_no || ' appears twice in the bill (' || raw || ').'
     FROM recon_ref WHERE verdict = 'duplicate'`);
 
-  await tx.$executeRawUnsafe(`INSERT INTO recon_diff (${DIFF_COLUMNS})
+  await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.refund, 'n')}, CASE verdict WHEN 'amount' THEN 'REFUND_AMOUNT_MISMATCH' ELSE 'REFUND_NOT_RECORDED' END,
       'flagged', order_id, out_trade_no, trade_no, out_request_no, amount_fen,
       CASE verdict WHEN 'no_order' THEN NULL WHEN 'not_recorded' THEN 0 ELSE ours_fen END, order_status,
@@ -268,28 +296,20 @@ async function classify(tx: Tx, start: Date, end: Date): Promise<void> {
       END
     FROM recon_ref WHERE verdict IN ('no_order', 'amount', 'unsettled', 'not_recorded')`);
 
-  await tx.$executeRawUnsafe(
-    `INSERT INTO recon_diff (${DIFF_COLUMNS})
+  await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.refundNotInBill, 'f.id')}, 'REFUND_NOT_IN_BILL', 'flagged', o.id, o.out_trade_no, f.trade_no, f.out_request_no, NULL, f.amount_fen, o.status::text,
       'Refunded ¥' || ${yuanSql('f.amount_fen')} || ' here as ' || f.out_request_no || ' that day, but the bill has no such refund.'
     FROM refunds f JOIN orders o ON o.id = f.order_id
     WHERE f.status = 'SUCCEEDED' AND f.created_at >= $1 AND f.created_at < $2
-      AND NOT EXISTS (SELECT 1 FROM recon_ref x WHERE x.refund_id = f.id)`,
-    start,
-    end,
-  );
+      AND NOT EXISTS (SELECT 1 FROM recon_ref x WHERE x.refund_id = f.id)`, [start, end]);
 
   // Refunded here by a notification alone (no refund row made that day), and the bill has no refund
   // of the order without a row here: nothing at Alipay that day matches it.
-  await tx.$executeRawUnsafe(
-    `INSERT INTO recon_diff (${DIFF_COLUMNS})
+  await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.notifiedNotInBill, 'o.id')}, 'REFUND_NOT_IN_BILL', 'flagged', o.id, o.out_trade_no, o.trade_no, NULL, NULL, n.fen, o.status::text,
       'Refunded ¥' || ${yuanSql('n.fen')} || ' here that day (reported by Alipay''s notification, no refund request here), but the bill has no refund for it.'
     FROM ${NOTIFIED_REFUNDS} n JOIN orders o ON o.id = n.order_id
-    WHERE n.fen > 0 AND NOT EXISTS (SELECT 1 FROM recon_ref x WHERE x.order_id = o.id AND x.refund_id IS NULL)`,
-    start,
-    end,
-  );
+    WHERE n.fen > 0 AND NOT EXISTS (SELECT 1 FROM recon_ref x WHERE x.order_id = o.id AND x.refund_id IS NULL)`, [start, end]);
 }
 
 /** Orders refunded that day through a notification only: the refunded amount no refund row accounts for, when no refund row of the order was made that day. */
@@ -313,14 +333,11 @@ interface ConfirmRow {
 }
 
 /** Confirms the payments the bill proves and the shop missed, a page at a time, in bill order. */
-async function confirmMissedPayments(deps: ReconcileDeps, tx: Tx): Promise<number> {
+async function confirmMissedPayments(deps: ReconcileDeps, s: Session): Promise<number> {
   let confirmed = 0;
   for (let after = 0; ; ) {
-    const page = await tx.$queryRawUnsafe<ConfirmRow[]>(
-      `SELECT n, order_id, out_trade_no, trade_no, amount_fen::float8 AS amount_fen, at_ms, raw, total_fen, order_status
-       FROM recon_pay WHERE verdict = 'confirm' AND n > $1 ORDER BY n LIMIT ${CONFIRM_PAGE}`,
-      after,
-    );
+    const page = await s.query<ConfirmRow>(`SELECT n, order_id, out_trade_no, trade_no, amount_fen::float8 AS amount_fen, at_ms, raw, total_fen, order_status
+       FROM recon_pay WHERE verdict = 'confirm' AND n > $1 ORDER BY n LIMIT ${CONFIRM_PAGE}`, [after]);
     if (page.length === 0) return confirmed;
     const rows: { n: number; resolution: Resolution; detail: string }[] = [];
     for (const p of page) {
@@ -345,14 +362,9 @@ async function confirmMissedPayments(deps: ReconcileDeps, tx: Tx): Promise<numbe
         rows.push({ n: p.n, resolution: 'flagged', detail: storableText(`Paid at Alipay but ${p.order_status} here; not confirmed: ${why}.`, 500) });
       }
     }
-    await tx.$executeRawUnsafe(
-      `INSERT INTO recon_diff (${DIFF_COLUMNS})
+    await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
       SELECT ${seq(STAGE.confirmed, 'p.n')}, 'PAID_NOT_RECORDED', x.resolution, p.order_id, p.out_trade_no, p.trade_no, NULL, p.amount_fen, p.total_fen, p.order_status, x.detail
-      FROM unnest($1::int[], $2::text[], $3::text[]) AS x(n, resolution, detail) JOIN recon_pay p ON p.n = x.n`,
-      rows.map((r) => r.n),
-      rows.map((r) => r.resolution),
-      rows.map((r) => r.detail),
-    );
+      FROM unnest($1::int[], $2::text[], $3::text[]) AS x(n, resolution, detail) JOIN recon_pay p ON p.n = x.n`, [rows.map((r) => r.n), rows.map((r) => r.resolution), rows.map((r) => r.detail)]);
   }
 }
 
@@ -373,11 +385,10 @@ interface TotalsRow {
 }
 
 async function storeRun(
-  tx: Tx,
+  s: Session,
   r: { date: string; startedAt: Date; start: Date; end: Date; confirmedCount: number; now: () => Date },
 ): Promise<RunSummary> {
-  const [t] = await tx.$queryRawUnsafe<TotalsRow[]>(
-    `SELECT
+  const [t] = await s.query<TotalsRow>(`SELECT
       (SELECT count(*) FROM recon_bill WHERE kind = 'payment')::int AS bill_payment_count,
       (SELECT coalesce(sum(amount_fen), 0) FROM recon_bill WHERE kind = 'payment')::float8 AS bill_payment_fen,
       (SELECT count(*) FROM recon_bill WHERE kind = 'refund')::int AS bill_refund_count,
@@ -391,10 +402,7 @@ async function storeRun(
       (SELECT count(*) FROM recon_diff)::int AS difference_count
     FROM (SELECT count(*), coalesce(sum(total_fen), 0) AS fen FROM orders WHERE paid_at >= $1 AND paid_at < $2 AND status::text IN ${PAID}) s,
       (SELECT count(*), coalesce(sum(amount_fen), 0) AS fen FROM refunds WHERE status = 'SUCCEEDED' AND created_at >= $1 AND created_at < $2) sr,
-      (SELECT count(*), coalesce(sum(nr_base.fen), 0) AS fen FROM ${NOTIFIED_REFUNDS} nr_base WHERE nr_base.fen > 0) nr`,
-    r.start,
-    r.end,
-  );
+      (SELECT count(*), coalesce(sum(nr_base.fen), 0) AS fen FROM ${NOTIFIED_REFUNDS} nr_base WHERE nr_base.fen > 0) nr`, [r.start, r.end]);
   const pair = (count: number, fen: number) => ({ count, fen: Number(fen) });
   const bill = { payments: pair(t!.bill_payment_count, t!.bill_payment_fen), refunds: pair(t!.bill_refund_count, t!.bill_refund_fen) };
   const shop = { payments: pair(t!.shop_payment_count, t!.shop_payment_fen), refunds: pair(t!.shop_refund_count, t!.shop_refund_fen) };
@@ -405,19 +413,16 @@ async function storeRun(
   const lockKey = `reconciliation:${r.date}:${TRADE}`;
   // After the date's lock, so re-runs of a date (even concurrent ones) replace each other whole.
   // A lost commit costs nothing but a re-run.
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockKey}))`;
-  await tx.$executeRaw`SET LOCAL synchronous_commit = off`;
-  const rows = await tx.$queryRaw<{ id: number }[]>`
+  await s.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
+  await s.query('SET LOCAL synchronous_commit = off');
+  const rows = await s.query<{ id: number }>(
+    `
     INSERT INTO reconciliation_runs (bill_date, bill_type, status, started_at, finished_at,
       bill_payment_count, bill_payment_fen, bill_refund_count, bill_refund_fen,
       shop_payment_count, shop_payment_fen, shop_refund_count, shop_refund_fen,
       matched_payment_count, matched_payment_fen, matched_refund_count, matched_refund_fen,
       difference_count, confirmed_count)
-    VALUES (${r.date}, ${TRADE}, ${status}::"ReconciliationStatus", ${r.startedAt}, ${finishedAt},
-      ${bill.payments.count}, ${bill.payments.fen}, ${bill.refunds.count}, ${bill.refunds.fen},
-      ${shop.payments.count}, ${shop.payments.fen}, ${shop.refunds.count}, ${shop.refunds.fen},
-      ${matched.payments.count}, ${matched.payments.fen}, ${matched.refunds.count}, ${matched.refunds.fen},
-      ${differenceCount}, ${r.confirmedCount})
+    VALUES ($1, $2, $3::"ReconciliationStatus", $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
     ON CONFLICT (bill_date, bill_type) DO UPDATE SET
       status = EXCLUDED.status, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
       bill_payment_count = EXCLUDED.bill_payment_count, bill_payment_fen = EXCLUDED.bill_payment_fen,
@@ -427,16 +432,21 @@ async function storeRun(
       matched_payment_count = EXCLUDED.matched_payment_count, matched_payment_fen = EXCLUDED.matched_payment_fen,
       matched_refund_count = EXCLUDED.matched_refund_count, matched_refund_fen = EXCLUDED.matched_refund_fen,
       difference_count = EXCLUDED.difference_count, confirmed_count = EXCLUDED.confirmed_count
-    RETURNING id`;
+    RETURNING id`,
+    [
+      r.date, TRADE, status, r.startedAt, finishedAt,
+      bill.payments.count, bill.payments.fen, bill.refunds.count, bill.refunds.fen,
+      shop.payments.count, shop.payments.fen, shop.refunds.count, shop.refunds.fen,
+      matched.payments.count, matched.payments.fen, matched.refunds.count, matched.refunds.fen,
+      differenceCount, r.confirmedCount,
+    ],
+  );
   const id = rows[0]!.id;
-  await tx.$executeRaw`DELETE FROM reconciliation_differences WHERE run_id = ${id}`;
-  await tx.$executeRawUnsafe(
-    `INSERT INTO reconciliation_differences (run_id, kind, resolution, order_id, out_trade_no, trade_no, out_request_no, bill_fen, shop_fen, shop_status, detail)
+  await s.query('DELETE FROM reconciliation_differences WHERE run_id = $1', [id]);
+  await s.query(`INSERT INTO reconciliation_differences (run_id, kind, resolution, order_id, out_trade_no, trade_no, out_request_no, bill_fen, shop_fen, shop_status, detail)
     SELECT $1, kind::"ReconciliationDifferenceKind", resolution, order_id, left(out_trade_no, 64), left(trade_no, 64), left(out_request_no, 64),
       bill_fen, shop_fen, shop_status, left(detail, 500)
-    FROM recon_diff ORDER BY seq`,
-    id,
-  );
+    FROM recon_diff ORDER BY seq`, [id]);
   return {
     id,
     date: r.date,
