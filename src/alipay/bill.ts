@@ -113,7 +113,9 @@ const ACCOUNT = /^#账号：\[(\d+)\]/;
  * AlipayBillError naming the file and line — never a partial result.
  */
 export function readTradeBill(zip: Uint8Array, opts: ReadBillOptions = {}): TradeBill {
-  return collect(openTradeBill(zip, opts));
+  const max = opts.maxUncompressedBytes ?? 512 * 1024 * 1024;
+  const entry = findDetailEntry(zip, max);
+  return collect(parseDetailLines(zipLines(zip, entry, max), entry.name, own));
 }
 
 /**
@@ -134,12 +136,12 @@ export interface TradeBillStream {
 export function openTradeBill(zip: Uint8Array, opts: ReadBillOptions = {}): TradeBillStream {
   const max = opts.maxUncompressedBytes ?? 512 * 1024 * 1024;
   const entry = findDetailEntry(zip, max);
-  return parseDetailLines(zipLines(zip, entry, max), entry.name);
+  return parseDetailLines(zipLines(zip, entry, max), entry.name, (text) => text);
 }
 
 /** Parses the decoded text of a 业务明细 file. */
 export function parseDetailFile(text: string, fileName: string): TradeBill {
-  return collect(parseDetailLines(text.split('\n')[Symbol.iterator](), fileName));
+  return collect(parseDetailLines(text.split('\n')[Symbol.iterator](), fileName, own));
 }
 
 function collect(stream: TradeBillStream): TradeBill {
@@ -148,7 +150,8 @@ function collect(stream: TradeBillStream): TradeBill {
 }
 
 // A compact copy that does not keep a big decoded text alive (substrings of a big string point
-// into it); ASCII ids become one byte a character.
+// into it); ASCII ids become one byte a character. For records that are kept (readTradeBill); a
+// stream's records are short-lived and only pin the current slice of text.
 const own = (s: string): string => (/^[\x20-\x7e]*$/.test(s) ? Buffer.from(s, 'latin1').toString('latin1') : (' ' + s).slice(1));
 
 interface ZipEntry {
@@ -203,7 +206,7 @@ function findDetailEntry(zip: Uint8Array, max: number): ZipEntry {
   throw new AlipayBillError(`no *${DETAIL_SUFFIX} entry in the zip (entries: ${names.join(', ') || 'none'})`);
 }
 
-const SLICE = 64 * 1024;
+const SLICE = 16 * 1024;
 
 /** The entry's text lines (line ends kept), inflated and decoded a slice at a time; size and CRC-32 checked at the end. */
 function* zipLines(zip: Uint8Array, entry: ZipEntry, max: number): Generator<string, void, undefined> {
@@ -273,7 +276,7 @@ function gbkDecoder(fileName: string): (bytes: Uint8Array, final: boolean) => st
 }
 
 /** The detail file's lines: the preamble is checked at once, the rows and totals as they are read. */
-function parseDetailLines(source: Iterator<string>, fileName: string): TradeBillStream {
+function parseDetailLines(source: Iterator<string>, fileName: string, keep: (text: string) => string): TradeBillStream {
   let index = -1;
   let exhausted = false;
   const next = (): string | undefined => {
@@ -333,7 +336,7 @@ function parseDetailLines(source: Iterator<string>, fileName: string): TradeBill
         }
         break;
       }
-      const record = parseRow(rowCells(line), index, fail);
+      const record = parseRow(rowCells(line), index, fail, keep);
       sums[record.kind].count++;
       sums[record.kind].fen += record.receivedFen;
       yield record;
@@ -396,20 +399,20 @@ function rowCells(line: string): string[] {
   return cells;
 }
 
-function parseRow(cells: string[], index: number, fail: (message: string, index?: number) => never): BillRecord {
+function parseRow(cells: string[], index: number, fail: (message: string, index?: number) => never, keep: (text: string) => string): BillRecord {
   if (cells.length < DETAIL_COLUMNS.length) fail(`${cells.length} columns, expected ${DETAIL_COLUMNS.length}`, index);
   const kindText = clean(cells[COL.kind]);
   if (kindText !== KIND_PAYMENT && kindText !== KIND_REFUND) fail(`业务类型 ${JSON.stringify(kindText)} is neither ${KIND_PAYMENT} nor ${KIND_REFUND}`, index);
   const kind = kindText === KIND_PAYMENT ? 'payment' : 'refund';
-  const tradeNo = own(clean(cells[COL.tradeNo]));
+  const tradeNo = keep(clean(cells[COL.tradeNo]));
   if (!/^\w{1,64}$/.test(tradeNo)) fail(`支付宝交易号 ${JSON.stringify(tradeNo)} is not a trade number`, index);
-  const outTradeNo = own(clean(cells[COL.outTradeNo]));
+  const outTradeNo = keep(clean(cells[COL.outTradeNo]));
   if (outTradeNo.length > 64) fail('商户订单号 is longer than 64 characters', index);
   const record: BillRecord = {
     kind,
     tradeNo,
     outTradeNo,
-    subject: own(clean(cells[COL.subject])),
+    subject: keep(clean(cells[COL.subject])),
     createdAt: timeCell(cells, COL.createdAt, '创建时间', index, fail),
     finishedAt: timeCell(cells, COL.finishedAt, '完成时间', index, fail),
     orderAmountFen: moneyCell(cells, COL.orderAmount, '订单金额', kind, index, fail),
@@ -417,7 +420,7 @@ function parseRow(cells: string[], index: number, fail: (message: string, index?
     line: index + 1,
   };
   const outRequestNo = clean(cells[COL.outRequestNo]);
-  if (outRequestNo) record.outRequestNo = own(outRequestNo);
+  if (outRequestNo) record.outRequestNo = keep(outRequestNo);
   return record;
 }
 
