@@ -5,7 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { beijingDate } from '../../src/lib/beijing-time.js';
 import { createAlipayPayments, type AlipayPayments } from '../../src/payments/alipay-adapter.js';
 import { SYSTEM_ACTOR } from '../../src/shop/operator-actions.js';
-import { getReconciliationRun, reconcileDate } from '../../src/shop/payments/reconciliation.js';
+import { AlipayBillError } from '../../src/alipay/bill.js';
+import { getReconciliationRun, reconcileDate, type BillEntry, type BillSource } from '../../src/shop/payments/reconciliation.js';
 import { newRefundFormToken, refundOrder } from '../../src/shop/payments/refunds.js';
 import { APP_ID, SELLER_ID, useSandboxHarness } from '../support/sandbox-harness.js';
 
@@ -152,5 +153,34 @@ describe('refunds are reconciled per refund request', () => {
     expect(detail.differences[1]?.detail).toContain('PENDING');
     expect(run.matched.refunds).toEqual({ count: 0, fen: 0 });
     expect(run.matched.payments).toEqual({ count: 2, fen: 1600 });
+  });
+});
+
+describe('a bill that turns out malformed while it is read', () => {
+  it('stores nothing and confirms nothing: the earlier run of the date stays whole', async () => {
+    const unpaid = await h.db.order.create({ data: { outTradeNo: newNo(), totalFen: 990, subject: 'Tea', expiresAt: h.state.clock } });
+    const ghost = await h.db.order.create({
+      data: { outTradeNo: newNo(), totalFen: 500, subject: 'Tea', status: 'PAID', expiresAt: h.state.clock, tradeNo: `2026${randomBytes(10).toString('hex')}`, paidAt: h.state.clock },
+    });
+    const empty: BillSource = { tradeBill: async () => ({ kind: 'bill', entries: [] }) };
+    const first = await reconcileDate({ db: h.db, provider: payments, bills: empty }, date);
+    expect(first).toMatchObject({ kind: 'done', run: { differenceCount: 1 } });
+
+    const payment: BillEntry = { kind: 'payment', outTradeNo: unpaid.outTradeNo, tradeNo: '2026112722001400000000000009', amountFen: 990, at: h.state.clock, raw: 'line 6' };
+    async function* cutShort(): AsyncGenerator<BillEntry> {
+      yield payment;
+      yield { ...payment, kind: 'refund', outRequestNo: 'X', raw: 'line 7' };
+      throw new AlipayBillError('no end marker: the file is truncated', { file: 'x_业务明细.csv', line: 9 });
+    }
+    const broken: BillSource = { tradeBill: async () => ({ kind: 'bill', entries: cutShort() }) };
+    await expect(reconcileDate({ db: h.db, provider: payments, bills: broken }, date)).rejects.toThrow(/line 9/);
+
+    expect((await h.db.order.findUniqueOrThrow({ where: { id: unpaid.id } })).status).toBe('UNPAID');
+    const kept = await getReconciliationRun(h.db, date);
+    expect(kept).toMatchObject({ id: first.kind === 'done' ? first.run.id : -1, differenceCount: 1, confirmedCount: 0 });
+    expect(kept.differences).toMatchObject([{ kind: 'NOT_IN_BILL', orderId: ghost.id }]);
+    // The connection the failed run used is not handed out again half-way through its COPY.
+    const again = await reconcileDate({ db: h.db, provider: payments, bills: empty }, date);
+    expect(again).toMatchObject({ kind: 'done', run: { differenceCount: 1 } });
   });
 });
