@@ -60,6 +60,7 @@ await db.$disconnect();
 console.log(
   JSON.stringify({
     matched: result.run.matched.payments.count,
+    matchedRefunds: result.run.matched.refunds.count,
     differences: result.run.differenceCount,
     kinds: [...kinds].map(([k, n]) => `${k} ${n}`).join(', '),
     readMs,
