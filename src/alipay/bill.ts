@@ -1,4 +1,5 @@
-import { unzipSync } from 'fflate';
+import { crc32 } from 'node:zlib';
+import { Inflate } from 'fflate';
 import iconv from 'iconv-lite';
 import { AlipayError } from './errors.js';
 import {
@@ -67,11 +68,6 @@ export interface ReadBillOptions {
   maxUncompressedBytes?: number;
 }
 
-/** A zip entry name: GBK bytes unless the UTF-8 flag is set (fflate gives flagless names as latin1). */
-function entryName(raw: string): string {
-  return /[^\x00-\xff]/.test(raw) ? raw : iconv.decode(Buffer.from(raw, 'latin1'), 'gbk');
-}
-
 /** One CSV line into cells; quoted cells ("a,b", "" for a quote) are accepted though Alipay rarely writes them. */
 export function splitCsvLine(line: string): string[] {
   if (!line.includes('"')) return line.split(',');
@@ -118,136 +114,269 @@ const ACCOUNT = /^#账号：\[(\d+)\]/;
  */
 export function readTradeBill(zip: Uint8Array, opts: ReadBillOptions = {}): TradeBill {
   const max = opts.maxUncompressedBytes ?? 512 * 1024 * 1024;
-  let detailRaw: string | undefined;
-  let tooBig: string | undefined;
-  const names: string[] = [];
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(zip, {
-      filter(file) {
-        const name = entryName(file.name);
-        names.push(name);
-        if (!name.endsWith(DETAIL_SUFFIX)) return false;
-        if (file.originalSize > max) {
-          tooBig = name;
-          return false;
-        }
-        detailRaw = file.name;
-        return true;
-      },
-    });
-  } catch (err) {
-    throw new AlipayBillError(`the zip is damaged or truncated (${err instanceof Error ? err.message : String(err)})`);
-  }
-  if (tooBig) throw new AlipayBillError(`${tooBig} would inflate to more than ${max} bytes`);
-  if (detailRaw === undefined) {
-    throw new AlipayBillError(`no *${DETAIL_SUFFIX} entry in the zip (entries: ${names.join(', ') || 'none'})`);
-  }
-  const fileName = entryName(detailRaw);
-  let bytes = files[detailRaw];
-  if (!bytes) throw new AlipayBillError('the detail entry could not be extracted', { file: fileName });
-  files = {};
-  const text = decodeGbk(bytes, fileName);
-  bytes = undefined;
-  return parseDetailFile(text, fileName);
+  const entry = findDetailEntry(zip, max);
+  return collect(parseDetailLines(zipLines(zip, entry, max), entry.name, own));
 }
 
-// A compact copy that does not keep the whole decoded file alive (substrings of a big string point
-// into it); ASCII ids become one byte a character.
-const own = (s: string): string => (/^[\x20-\x7e]*$/.test(s) ? Buffer.from(s, 'latin1').toString('latin1') : (' ' + s).slice(1));
+/**
+ * A trade bill read row by row: the zip entry is inflated, decoded and parsed as `records` is
+ * iterated, so only a slice of the file is in memory at once. The title, account and header are
+ * checked at once; the totals when the iteration ends. Until `records` has ended without an error
+ * the rows are not known to be complete: a consumer holds them provisionally.
+ */
+export interface TradeBillStream {
+  account: string;
+  fileName: string;
+  /** Iterable once. Throws AlipayBillError at the first bad line, or at the end when the totals disagree. */
+  records: Iterable<BillRecord>;
+  /** The totals lines; only after `records` has been read to its end. */
+  totals(): { payments: BillTotals; refunds: BillTotals };
+}
 
-// Node's ICU decoder is native and strict (bytes that are not GBK are an error, not U+FFFD);
-// iconv-lite where Node was built without full ICU.
-function decodeGbk(bytes: Uint8Array, fileName: string): string {
-  let decoder;
-  try {
-    decoder = new TextDecoder('gbk', { fatal: true });
-  } catch {
-    return iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'gbk');
-  }
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    throw new AlipayBillError('the file is not valid GBK text', { file: fileName });
-  }
+export function openTradeBill(zip: Uint8Array, opts: ReadBillOptions = {}): TradeBillStream {
+  const max = opts.maxUncompressedBytes ?? 512 * 1024 * 1024;
+  const entry = findDetailEntry(zip, max);
+  return parseDetailLines(zipLines(zip, entry, max), entry.name, (text) => text);
 }
 
 /** Parses the decoded text of a 业务明细 file. */
 export function parseDetailFile(text: string, fileName: string): TradeBill {
-  const lines = text.split('\n');
-  for (let n = 0; n < lines.length; n++) if (lines[n]!.endsWith('\r')) lines[n] = lines[n]!.slice(0, -1);
-  const fail = (message: string, index?: number): never => {
-    throw new AlipayBillError(message, index === undefined ? { file: fileName } : { file: fileName, line: index + 1 });
-  };
-  if (lines[0]?.replace(/^\uFEFF/, '').trim() !== DETAIL_TITLE) fail(`expected the title ${DETAIL_TITLE}`, 0);
+  return collect(parseDetailLines(text.split('\n')[Symbol.iterator](), fileName, own));
+}
 
+function collect(stream: TradeBillStream): TradeBill {
+  const records = [...stream.records];
+  return { account: stream.account, fileName: stream.fileName, records, ...stream.totals() };
+}
+
+// A compact copy that does not keep a big decoded text alive (substrings of a big string point
+// into it); ASCII ids become one byte a character. For records that are kept (readTradeBill); a
+// stream's records are short-lived and only pin the current slice of text.
+const own = (s: string): string => (/^[\x20-\x7e]*$/.test(s) ? Buffer.from(s, 'latin1').toString('latin1') : (' ' + s).slice(1));
+
+interface ZipEntry {
+  name: string;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  dataStart: number;
+}
+
+const damaged = (why: string) => new AlipayBillError(`the zip is damaged or truncated (${why})`);
+
+/** The detail entry, from the zip's central directory (APPNOTE 4.3.12, 4.3.16). */
+function findDetailEntry(zip: Uint8Array, max: number): ZipEntry {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let eocd = -1;
+  for (let at = zip.length - 22; at >= 0 && at >= zip.length - 22 - 0xffff; at--) {
+    if (view.getUint32(at, true) === 0x06054b50) {
+      eocd = at;
+      break;
+    }
+  }
+  if (eocd < 0) throw damaged('no end of central directory');
+  const count = view.getUint16(eocd + 10, true);
+  let at = view.getUint32(eocd + 16, true);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (at + 46 > zip.length || view.getUint32(at, true) !== 0x02014b50) throw damaged(`central directory entry ${i + 1} is missing`);
+    const flags = view.getUint16(at + 8, true);
+    const nameLength = view.getUint16(at + 28, true);
+    const next = at + 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+    if (next > zip.length) throw damaged(`central directory entry ${i + 1} is cut off`);
+    const rawName = zip.subarray(at + 46, at + 46 + nameLength);
+    // Alipay writes GBK names without the UTF-8 flag (general purpose bit 11).
+    const name = flags & 0x800 ? new TextDecoder().decode(rawName) : iconv.decode(Buffer.from(rawName), 'gbk');
+    names.push(name);
+    if (name.endsWith(DETAIL_SUFFIX)) {
+      const size = view.getUint32(at + 24, true);
+      if (size > max) throw new AlipayBillError(`${name} would inflate to more than ${max} bytes`);
+      const method = view.getUint16(at + 10, true);
+      if (method !== 0 && method !== 8) throw new AlipayBillError(`${name} uses zip method ${method}; only stored and deflated entries are read`);
+      const local = view.getUint32(at + 42, true);
+      if (local + 30 > zip.length || view.getUint32(local, true) !== 0x04034b50) throw damaged(`no local header for ${name}`);
+      const dataStart = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
+      const compressedSize = view.getUint32(at + 20, true);
+      if (dataStart + compressedSize > zip.length) throw damaged(`${name} is cut off`);
+      return { name, method, crc: view.getUint32(at + 16, true), compressedSize, size, dataStart };
+    }
+    at = next;
+  }
+  throw new AlipayBillError(`no *${DETAIL_SUFFIX} entry in the zip (entries: ${names.join(', ') || 'none'})`);
+}
+
+const SLICE = 16 * 1024;
+
+/** The entry's text lines (line ends kept), inflated and decoded a slice at a time; size and CRC-32 checked at the end. */
+function* zipLines(zip: Uint8Array, entry: ZipEntry, max: number): Generator<string, void, undefined> {
+  const decode = gbkDecoder(entry.name);
+  const texts: string[] = [];
+  let inflated = 0;
+  let crc = 0;
+  let ended = false;
+  const take = (chunk: Uint8Array) => {
+    inflated += chunk.length;
+    if (inflated > max) throw new AlipayBillError(`${entry.name} would inflate to more than ${max} bytes`);
+    crc = crc32(chunk, crc);
+    texts.push(decode(chunk, false));
+  };
+  const inflater =
+    entry.method === 8
+      ? new Inflate((chunk, final) => {
+          take(chunk);
+          if (final) ended = true;
+        })
+      : undefined;
+  let carry = '';
+  const end = entry.dataStart + entry.compressedSize;
+  for (let at = entry.dataStart; ; at += SLICE) {
+    const last = at + SLICE >= end;
+    const slice = zip.subarray(at, Math.min(at + SLICE, end));
+    try {
+      if (inflater) inflater.push(slice, last);
+      else take(slice);
+    } catch (err) {
+      if (err instanceof AlipayBillError) throw err;
+      throw damaged(`${entry.name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (last) {
+      if ((inflater && !ended) || inflated !== entry.size) throw damaged(`${entry.name} inflates to ${inflated} bytes, the zip says ${entry.size}`);
+      if (crc >>> 0 !== entry.crc) throw damaged(`${entry.name} fails its CRC-32 check`);
+      texts.push(decode(new Uint8Array(0), true));
+    }
+    for (const text of texts) {
+      const parts = (carry + text).split('\n');
+      carry = parts.pop()!;
+      yield* parts;
+    }
+    texts.length = 0;
+    if (last) break;
+  }
+  yield carry;
+}
+
+// Node's ICU decoder is native and strict (bytes that are not GBK are an error, not U+FFFD);
+// iconv-lite where Node was built without full ICU.
+function gbkDecoder(fileName: string): (bytes: Uint8Array, final: boolean) => string {
+  let decoder: InstanceType<typeof TextDecoder>;
+  try {
+    decoder = new TextDecoder('gbk', { fatal: true });
+  } catch {
+    const lenient = iconv.getDecoder('gbk');
+    return (bytes, final) => lenient.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) + (final ? (lenient.end() ?? '') : '');
+  }
+  return (bytes, final) => {
+    try {
+      return decoder.decode(bytes, { stream: !final });
+    } catch {
+      throw new AlipayBillError('the file is not valid GBK text', { file: fileName });
+    }
+  };
+}
+
+/** The detail file's lines: the preamble is checked at once, the rows and totals as they are read. */
+function parseDetailLines(source: Iterator<string>, fileName: string, keep: (text: string) => string): TradeBillStream {
+  let index = -1;
+  let exhausted = false;
+  const next = (): string | undefined => {
+    if (exhausted) return undefined;
+    const r = source.next();
+    if (r.done) {
+      exhausted = true;
+      return undefined;
+    }
+    index++;
+    return r.value.endsWith('\r') ? r.value.slice(0, -1) : r.value;
+  };
+  const fail = (message: string, at?: number): never => {
+    throw new AlipayBillError(message, at === undefined ? { file: fileName } : { file: fileName, line: at + 1 });
+  };
+
+  if (next()?.replace(/^\uFEFF/, '').trim() !== DETAIL_TITLE) fail(`expected the title ${DETAIL_TITLE}`, 0);
   let account: string | undefined;
-  let i = 1;
-  for (; i < lines.length; i++) {
-    const line = (lines[i] ?? '').trim();
+  for (;;) {
+    const raw = next();
+    if (raw === undefined) return fail('no start marker (#-----…业务明细列表-----…)');
+    const line = raw.trim();
     const m = ACCOUNT.exec(line);
     if (m) account = m[1];
     if (line === DETAIL_START) break;
-    if (!line.startsWith('#') && line !== '') fail(`unexpected text before the start marker (${DETAIL_START.slice(0, 50)}…)`, i);
+    if (!line.startsWith('#') && line !== '') fail(`unexpected text before the start marker (${DETAIL_START.slice(0, 50)}…)`, index);
   }
-  if (i >= lines.length) fail('no start marker (#-----…业务明细列表-----…)');
   if (account === undefined) fail('no #账号：[…] line before the list');
-
-  const headerIndex = i + 1;
-  const header = splitCsvLine(lines[headerIndex] ?? '').map(clean);
+  const headerIndex = index + 1;
+  const header = splitCsvLine(next() ?? '').map(clean);
   for (let c = 0; c < DETAIL_COLUMNS.length; c++) {
     if (header[c] !== DETAIL_COLUMNS[c]) {
       fail(`column ${c + 1} of the header is ${JSON.stringify(header[c] ?? '')}, expected ${JSON.stringify(DETAIL_COLUMNS[c])}`, headerIndex);
     }
   }
 
-  const records: BillRecord[] = [];
-  let endIndex = -1;
-  for (i = headerIndex + 1; i < lines.length; i++) {
-    const line = lines[i] ?? '';
-    if (line.startsWith('#')) {
-      if (line.trim() === DETAIL_END) {
-        endIndex = i;
-        break;
-      }
-      fail('a comment line inside the list (is the end marker missing?)', i);
-    }
-    if (line.trim() === '') {
-      if (lines.slice(i).every((l) => l.trim() === '')) break;
-      fail('an empty line inside the list (the file may be truncated)', i);
-    }
-    records.push(parseRow(rowCells(line), i, fail));
-  }
-  if (endIndex < 0) fail(`no end marker (${DETAIL_END.slice(0, 50)}…): the file is truncated`, lines.length - 1);
-
   let payments: BillTotals | undefined;
   let refunds: BillTotals | undefined;
-  for (i = endIndex + 1; i < lines.length; i++) {
-    const line = (lines[i] ?? '').trim();
-    if (line === '') continue;
-    if (!line.startsWith('#')) fail('text after the end marker that is not a comment', i);
-    const p = TOTAL_PAYMENTS.exec(line);
-    const r = TOTAL_REFUNDS.exec(line);
-    const m = p ?? r;
-    if (!m) continue;
-    const fen = parseSignedAmount(m[2] ?? '');
-    if (fen === undefined) fail(`the total ${JSON.stringify(m[2])} is not an amount`, i);
-    const totals = { count: Number(m[1]), receivedFen: fen as number };
-    if (p) payments = totals;
-    else refunds = totals;
-    const kind = p ? 'payment' : 'refund';
-    const rows = records.filter((rec) => rec.kind === kind);
-    const sum = rows.reduce((s, rec) => s + rec.receivedFen, 0);
-    if (rows.length !== totals.count || sum !== totals.receivedFen) {
-      fail(
-        `${p ? '交易合计' : '退款合计'} says ${totals.count} rows totalling ${m[2]} yuan, but the list has ${rows.length} ${kind} rows totalling ${formatSigned(sum)} yuan`,
-        i,
-      );
+  let started = false;
+  function* records(): Generator<BillRecord, void, undefined> {
+    if (started) throw new Error("a bill's records can be read once");
+    started = true;
+    const sums = { payment: { count: 0, fen: 0 }, refund: { count: 0, fen: 0 } };
+    let ended = false;
+    for (let line = next(); line !== undefined; line = next()) {
+      if (line.startsWith('#')) {
+        if (line.trim() === DETAIL_END) {
+          ended = true;
+          break;
+        }
+        fail('a comment line inside the list (is the end marker missing?)', index);
+      }
+      if (line.trim() === '') {
+        const blank = index;
+        for (let rest = next(); rest !== undefined; rest = next()) {
+          if (rest.trim() !== '') fail('an empty line inside the list (the file may be truncated)', blank);
+        }
+        break;
+      }
+      const record = parseRow(rowCells(line), index, fail, keep);
+      sums[record.kind].count++;
+      sums[record.kind].fen += record.receivedFen;
+      yield record;
     }
+    if (!ended) fail(`no end marker (${DETAIL_END.slice(0, 50)}…): the file is truncated`, index);
+
+    for (let raw = next(); raw !== undefined; raw = next()) {
+      const line = raw.trim();
+      if (line === '') continue;
+      if (!line.startsWith('#')) fail('text after the end marker that is not a comment', index);
+      const p = TOTAL_PAYMENTS.exec(line);
+      const r = TOTAL_REFUNDS.exec(line);
+      const m = p ?? r;
+      if (!m) continue;
+      const fen = parseSignedAmount(m[2] ?? '');
+      if (fen === undefined) fail(`the total ${JSON.stringify(m[2])} is not an amount`, index);
+      const totals = { count: Number(m[1]), receivedFen: fen as number };
+      if (p) payments = totals;
+      else refunds = totals;
+      const kind = p ? 'payment' : 'refund';
+      const sum = sums[kind];
+      if (sum.count !== totals.count || sum.fen !== totals.receivedFen) {
+        fail(
+          `${p ? '交易合计' : '退款合计'} says ${totals.count} rows totalling ${m[2]} yuan, but the list has ${sum.count} ${kind} rows totalling ${formatSigned(sum.fen)} yuan`,
+          index,
+        );
+      }
+    }
+    if (!payments) fail('no #交易合计 line after the list');
+    if (!refunds) fail('no #退款合计 line after the list');
   }
-  if (!payments) fail('no #交易合计 line after the list');
-  if (!refunds) fail('no #退款合计 line after the list');
-  return { account: account as string, fileName, records, payments: payments as BillTotals, refunds: refunds as BillTotals };
+  return {
+    account: account!,
+    fileName,
+    records: { [Symbol.iterator]: records },
+    totals() {
+      if (!payments || !refunds) throw new Error("a bill's totals are known once its records have been read to the end");
+      return { payments, refunds };
+    },
+  };
 }
 
 function formatSigned(fen: number): string {
@@ -270,20 +399,20 @@ function rowCells(line: string): string[] {
   return cells;
 }
 
-function parseRow(cells: string[], index: number, fail: (message: string, index?: number) => never): BillRecord {
+function parseRow(cells: string[], index: number, fail: (message: string, index?: number) => never, keep: (text: string) => string): BillRecord {
   if (cells.length < DETAIL_COLUMNS.length) fail(`${cells.length} columns, expected ${DETAIL_COLUMNS.length}`, index);
   const kindText = clean(cells[COL.kind]);
   if (kindText !== KIND_PAYMENT && kindText !== KIND_REFUND) fail(`业务类型 ${JSON.stringify(kindText)} is neither ${KIND_PAYMENT} nor ${KIND_REFUND}`, index);
   const kind = kindText === KIND_PAYMENT ? 'payment' : 'refund';
-  const tradeNo = own(clean(cells[COL.tradeNo]));
+  const tradeNo = keep(clean(cells[COL.tradeNo]));
   if (!/^\w{1,64}$/.test(tradeNo)) fail(`支付宝交易号 ${JSON.stringify(tradeNo)} is not a trade number`, index);
-  const outTradeNo = own(clean(cells[COL.outTradeNo]));
+  const outTradeNo = keep(clean(cells[COL.outTradeNo]));
   if (outTradeNo.length > 64) fail('商户订单号 is longer than 64 characters', index);
   const record: BillRecord = {
     kind,
     tradeNo,
     outTradeNo,
-    subject: own(clean(cells[COL.subject])),
+    subject: keep(clean(cells[COL.subject])),
     createdAt: timeCell(cells, COL.createdAt, '创建时间', index, fail),
     finishedAt: timeCell(cells, COL.finishedAt, '完成时间', index, fail),
     orderAmountFen: moneyCell(cells, COL.orderAmount, '订单金额', kind, index, fail),
@@ -291,7 +420,7 @@ function parseRow(cells: string[], index: number, fail: (message: string, index?
     line: index + 1,
   };
   const outRequestNo = clean(cells[COL.outRequestNo]);
-  if (outRequestNo) record.outRequestNo = own(outRequestNo);
+  if (outRequestNo) record.outRequestNo = keep(outRequestNo);
   return record;
 }
 

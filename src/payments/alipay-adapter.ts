@@ -15,7 +15,7 @@ import {
   type Transport,
 } from '../alipay/index.js';
 import { observedClient, type AlipayCallObserver } from './observed-client.js';
-import { downloadBill, readTradeBill, type BillDownloadOptions, type TradeBill } from '../alipay/bill.js';
+import { downloadBill, openTradeBill, type BillDownloadOptions, type TradeBill, type TradeBillStream } from '../alipay/bill.js';
 import { storableText } from '../shop/payments/audit.js';
 import { PaymentProviderError, type PaymentProvider, type PaymentReport } from '../shop/payments/port.js';
 import type { BillEntry, BillSource } from '../shop/payments/reconciliation.js';
@@ -177,11 +177,11 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
       if (answer.kind === 'no-bill') return { kind: 'not-ready', reason: `no bill for ${date} yet (${answer.subCode}${answer.subMsg ? ` ${answer.subMsg}` : ''})` };
       if (answer.kind === 'business-error') throw businessError(method, answer);
       // The URL came in the verified answer; downloadBill fetches only from its host.
-      const bill = readTradeBill(await downloadBill(answer.url, settings.billDownload));
+      const bill = openTradeBill(await downloadBill(answer.url, settings.billDownload));
       if (settings.sellerId && bill.account !== `${settings.sellerId}0156`) {
         throw new PaymentProviderError(`the bill for ${date} is for account ${bill.account}, not ${settings.sellerId}0156`);
       }
-      return { kind: 'bill', entries: billEntries(bill) };
+      return { kind: 'bill', entries: billEntryStream(bill) };
     },
     async refund({ outTradeNo, outRequestNo, amountFen, reason }) {
       const result = await client.refund({ outTradeNo, outRequestNo, refundAmountFen: amountFen, reason: reason?.slice(0, 256) });
@@ -231,21 +231,30 @@ export function createAlipayPayments(settings: AlipaySettings, publicBaseUrl: st
   };
 }
 
+const billSource = (fileName: string) => `bill ${fileName.replace(/[^\x20-\x7e]+/g, '').replace(/_+\.csv$/, '')}`;
+
+function billEntry(r: TradeBill['records'][number], source: string): BillEntry {
+  const entry: BillEntry = {
+    kind: r.kind,
+    outTradeNo: r.outTradeNo,
+    tradeNo: r.tradeNo,
+    amountFen: Math.abs(r.orderAmountFen),
+    at: r.finishedAt,
+    raw: `${source} line ${r.line}`,
+  };
+  if (r.outRequestNo !== undefined) entry.outRequestNo = r.outRequestNo;
+  return entry;
+}
+
 export function billEntries(bill: TradeBill): BillEntry[] {
-  // ASCII (one byte a character): 100,000 of these are alive during a run.
-  const source = `bill ${bill.fileName.replace(/[^\x20-\x7e]+/g, '').replace(/_+\.csv$/, '')}`;
-  return bill.records.map((r) => {
-    const entry: BillEntry = {
-      kind: r.kind,
-      outTradeNo: r.outTradeNo,
-      tradeNo: r.tradeNo,
-      amountFen: Math.abs(r.orderAmountFen),
-      at: r.finishedAt,
-      raw: `${source} line ${r.line}`,
-    };
-    if (r.outRequestNo !== undefined) entry.outRequestNo = r.outRequestNo;
-    return entry;
-  });
+  const source = billSource(bill.fileName);
+  return bill.records.map((r) => billEntry(r, source));
+}
+
+/** The bill's entries as they are parsed (a malformed file throws while they are read). */
+export function* billEntryStream(bill: TradeBillStream): Generator<BillEntry, void, undefined> {
+  const source = billSource(bill.fileName);
+  for (const r of bill.records) yield billEntry(r, source);
 }
 
 /** A raw request body as text for the audit trail (form bodies are ASCII; anything else is kept byte for byte as latin1). */

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlipayBillError, downloadBill, readTradeBill } from '../../../src/alipay/bill.js';
+import { AlipayBillError, downloadBill, openTradeBill, readTradeBill } from '../../../src/alipay/bill.js';
 import { buildTradeBillZip, buildZip, detailFileText, type BillRowInput } from '../../../src/alipay/bill-writer.js';
 
 const gbk = (s: string) => new Uint8Array(iconv.encode(s, 'gbk'));
@@ -172,6 +172,60 @@ describe('readTradeBill', () => {
     expect(bill.records).toHaveLength(501);
     expect(bill.records[3]?.subject).toBe('货品 3, "quoted"');
     expect(bill.records[500]).toMatchObject({ kind: 'refund', orderAmountFen: -1, outRequestNo: 'R1' });
+  });
+});
+
+describe('openTradeBill (rows read as they are parsed)', () => {
+  const bigBill = (rows: number) => {
+    const at = new Date('2026-11-26T02:00:00Z');
+    const list: BillRowInput[] = Array.from({ length: rows }, (_, i) => ({
+      kind: 'payment' as const,
+      tradeNo: `2026112622001${String(i).padStart(15, '0')}`,
+      outTradeNo: `O${i}`,
+      subject: '龙井绿茶',
+      createdAt: at,
+      finishedAt: at,
+      amountFen: 100 + i,
+    }));
+    return buildTradeBillZip({ sellerId: PID, date: '2026-11-26', rows: list, exportedAt: at });
+  };
+
+  it('checks the preamble at once and yields the rows of a bill larger than one slice in order, then its totals', () => {
+    const bill = openTradeBill(bigBill(5_000));
+    expect(bill.account).toBe(`${PID}0156`);
+    expect(bill.fileName).toBe(`${PID}0156_20261126_业务明细.csv`);
+    expect(() => bill.totals()).toThrow(/once its records have been read/);
+    let count = 0;
+    for (const r of bill.records) {
+      expect(r.outTradeNo).toBe(`O${count}`);
+      count++;
+    }
+    expect(count).toBe(5_000);
+    expect(bill.totals().payments.count).toBe(5_000);
+    expect(() => readTradeBill(zipOf(['#not a bill']))).toThrow(/expected the title/);
+  });
+
+  it('yields the good rows before a bad one, then throws: a consumer must not take them as complete', () => {
+    const lines = detailLines();
+    lines[7] = lines[7]!.replace(',-5.00,-5.00,', ',5.00,-5.00,');
+    const bill = openTradeBill(zipOf(lines));
+    const seen: string[] = [];
+    const err = billError(() => {
+      for (const r of bill.records) seen.push(r.outTradeNo);
+    });
+    expect(seen).toEqual(['T20190916_0001', 'T20190916_0002']);
+    expect(err.line).toBe(8);
+  });
+
+  it('refuses an entry that fails its CRC-32 or inflates to another size than the zip says', () => {
+    const zip = zipOf(detailLines());
+    const crcAt = zip.findIndex((_, i) => zip[i] === 0x50 && zip[i + 1] === 0x4b && zip[i + 2] === 1 && zip[i + 3] === 2) + 16;
+    const badCrc = zip.slice();
+    badCrc[crcAt] = badCrc[crcAt]! ^ 0xff;
+    expect(billError(() => readTradeBill(badCrc)).message).toContain('CRC-32');
+    const badSize = zip.slice();
+    badSize[crcAt + 8] = badSize[crcAt + 8]! - 1;
+    expect(billError(() => readTradeBill(badSize)).message).toContain('damaged or truncated');
   });
 });
 

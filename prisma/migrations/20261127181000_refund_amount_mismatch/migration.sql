@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "ReconciliationDifferenceKind" ADD VALUE 'REFUND_AMOUNT_MISMATCH';
