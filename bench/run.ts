@@ -213,7 +213,9 @@ async function startServer(name: string, args: string[], env: Record<string, str
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}); see ${log}:\n${readFileSync(log, 'utf8').slice(-2000)}`);
     try {
-      await fetch(`${url}/__bench_ready`);
+      // The shop answers /readyz 503 while it starts (database, seed); the baselines answer 404 once listening.
+      const ready = await fetch(`${url}/readyz`);
+      if (ready.status === 503) throw new Error('starting');
       const server = { name, url, pid: child.pid!, child };
       runningServers.push(server);
       return server;
@@ -236,6 +238,8 @@ function shopEnv(databaseUrl: string, port: number): Record<string, string> {
     ALIPAY_APP_PRIVATE_KEY: keys.app.privateKey,
     ALIPAY_PUBLIC_KEY: keys.alipay.publicKey,
     ALIPAY_GATEWAY: GATEWAY,
+    // Required in production; nothing is mailed here (guest orders have no address), nothing listens there.
+    SMTP_URL: 'smtp://127.0.0.1:1',
     // SHOP_<NAME>=value in the harness's environment reaches the shop as <NAME>=value.
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SHOP_')).map(([k, v]) => [k.slice(5), v!])),
   };

@@ -28,7 +28,7 @@ import { healthRoutes } from './web/routes/health.js';
 import { mediaRoutes } from './web/routes/media.js';
 import { orderRoutes } from './web/routes/orders.js';
 import { csrfProtection } from './web/csrf.js';
-import { sessionMiddleware } from './web/session.js';
+import { existingSession, sessionMiddleware } from './web/session.js';
 import { createMetrics, metricsRoutes, type Metrics } from './ops/metrics.js';
 import { createReadiness, readinessRoutes, type Readiness } from './ops/readiness.js';
 import { requestId } from './ops/request-id.js';
@@ -154,7 +154,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(csrfProtection({ secret: deps.sessionSecret, secureCookie }));
   app.use(loadShopper(accounts));
   app.use((req, res, next) => {
-    res.locals.cartCount = countCartItems(req.session.cart ?? {});
+    res.locals.cartCount = countCartItems(existingSession(req)?.cart ?? {});
     next();
   });
 

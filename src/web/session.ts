@@ -3,6 +3,7 @@ import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
 import { PrismaSessionStore } from '../db/session-store.js';
+import { readCookie } from './csrf.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -27,9 +28,20 @@ const SHOPPER_SESSION_MS = 30 * DAY;
 const loaded = new WeakMap<Request, { json: string; expires: number }>();
 const dataJson = (req: Request) => JSON.stringify({ ...req.session, cookie: undefined });
 
+const COOKIE = 'shop.sid';
+
+/** Requests whose session has not been made yet (no session cookie, nothing has asked for it). */
+const pending = new WeakSet<Request>();
+
+/**
+ * express-session, made only when needed: a request without a session cookie has nothing to read,
+ * so its session (a new id, the cookie and end-of-response hooks) is made the first time a route
+ * touches `req.session` or `req.sessionID` — a visitor who only browses costs no session work at
+ * all, and never a database read or write.
+ */
 export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: boolean }): RequestHandler {
   const handler = session({
-    name: 'shop.sid',
+    name: COOKIE,
     secret: opts.secret,
     store: new PrismaSessionStore(opts.db),
     resave: false,
@@ -38,12 +50,44 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
     proxy: opts.secureCookie ? true : undefined,
     cookie: { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: VISITOR_SESSION_MS },
   });
-  return (req, res, next) => {
+  const load: RequestHandler = (req, res, next) => {
     handler(req, res, (err?: unknown) => {
       if (err === undefined && req.session) loaded.set(req, { json: dataJson(req), expires: req.session.cookie.expires?.getTime() ?? 0 });
       next(err);
     });
   };
+  return (req, res, next) => {
+    if (readCookie(req, COOKIE) !== undefined) return load(req, res, next);
+    pending.add(req);
+    const make = () => {
+      if (!pending.delete(req)) return;
+      delete (req as Partial<Request>).session;
+      delete (req as Partial<Request>).sessionID;
+      // Without a cookie express-session only makes a new session: synchronously, no store call.
+      load(req, res, (err?: unknown) => {
+        if (err) throw err;
+      });
+    };
+    const lazy = (name: 'session' | 'sessionID') => ({
+      configurable: true,
+      enumerable: true,
+      get() {
+        make();
+        return req[name];
+      },
+      set(value: unknown) {
+        pending.delete(req);
+        Object.defineProperty(req, name, { value, writable: true, configurable: true, enumerable: true });
+      },
+    });
+    Object.defineProperties(req, { session: lazy('session'), sessionID: lazy('sessionID') });
+    next();
+  };
+}
+
+/** The session's data, or undefined while this request has none (no cookie, not needed so far). */
+export function existingSession(req: Request): Request['session'] | undefined {
+  return pending.has(req) ? undefined : req.session;
 }
 
 /** This browser's reference for its orders (made, and stored with the session, on its first order). */
