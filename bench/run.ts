@@ -7,6 +7,7 @@
 //   BENCH_WARMUP=5 BENCH_DURATION=20 BENCH_ROUNDS=3 BENCH_CONNECTIONS=50 BENCH_THREADS=2 (the issue's run)
 //   BENCH_INSTANCES=2    also runs the shop as two node:cluster workers ("shop×2")
 //   BENCH_DATABASE_URL   an existing PostgreSQL (databases bench_* are created there) instead of embedded
+//   BENCH_LOG_LEVEL=info the shop's and the baselines' log level (both log each request at info)
 //   BENCH_PROFILE=1      the shop runs under node --cpu-prof (profiles in the run's folder)
 //   BENCH_SKIP_BUILD=1   reuse dist/
 //   SHOP_<NAME>=value    passes <NAME>=value to the shop (e.g. SHOP_DATABASE_POOL_SIZE=20)
@@ -248,6 +249,7 @@ function shopEnv(databaseUrl: string, port: number): Record<string, string> {
 function baselineEnv(databaseUrl: string): Record<string, string> {
   return {
     NODE_ENV: 'production',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     DATABASE_URL: databaseUrl,
     ALIPAY_APP_ID: APP_ID,
     ALIPAY_APP_PRIVATE_KEY: keys.app.privateKey,

@@ -30,8 +30,32 @@ const dataJson = (req: Request) => JSON.stringify({ ...req.session, cookie: unde
 
 const COOKIE = 'shop.sid';
 
-/** Requests whose session has not been made yet (no session cookie, nothing has asked for it). */
-const pending = new WeakSet<Request>();
+/** Requests without a session so far (no cookie, nothing has asked for it): how to make it. */
+const pending = new WeakMap<Request, () => void>();
+const withAccessors = new WeakSet<object>();
+
+/**
+ * `req.session` and `req.sessionID` on the app's request prototype: reading them makes a pending
+ * session; assigning them (express-session does) stores a plain value on the request.
+ */
+function installAccessors(proto: object) {
+  if (withAccessors.has(proto)) return;
+  withAccessors.add(proto);
+  for (const name of ['session', 'sessionID'] as const) {
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: Request) {
+        const make = pending.get(this);
+        if (!make) return undefined;
+        make();
+        return this[name];
+      },
+      set(this: Request, value: unknown) {
+        Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: true });
+      },
+    });
+  }
+}
 
 /**
  * express-session, made only when needed: a request without a session cookie has nothing to read,
@@ -57,30 +81,15 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
     });
   };
   return (req, res, next) => {
+    installAccessors(Object.getPrototypeOf(req) as object);
     if (readCookie(req, COOKIE) !== undefined) return load(req, res, next);
-    pending.add(req);
-    const make = () => {
-      if (!pending.delete(req)) return;
-      delete (req as Partial<Request>).session;
-      delete (req as Partial<Request>).sessionID;
+    pending.set(req, () => {
+      pending.delete(req);
       // Without a cookie express-session only makes a new session: synchronously, no store call.
       load(req, res, (err?: unknown) => {
         if (err) throw err;
       });
-    };
-    const lazy = (name: 'session' | 'sessionID') => ({
-      configurable: true,
-      enumerable: true,
-      get() {
-        make();
-        return req[name];
-      },
-      set(value: unknown) {
-        pending.delete(req);
-        Object.defineProperty(req, name, { value, writable: true, configurable: true, enumerable: true });
-      },
     });
-    Object.defineProperties(req, { session: lazy('session'), sessionID: lazy('sessionID') });
     next();
   };
 }
