@@ -21,8 +21,8 @@ const MAX_VARIANTS = 32;
 // and catalog refreshes) and the visitor's token, the only part that differs: nothing is hashed per request.
 
 interface Rendered {
-  /** The page split at the token's places. */
-  parts: string[];
+  /** The page split at the token's places, encoded once. */
+  parts: Buffer[];
   hash: string;
 }
 
@@ -42,12 +42,14 @@ export function catalogRoutes(db: Db, media: Pick<MediaLibrary, 'url'>, opts: { 
     if (entry === undefined) {
       const items = page.items.map((goods) => ({ ...goods, image: goods.cover ? presentImage(media, goods.cover) : null }));
       const html = await renderView(res, 'goods/index', { ...page, items, csrfToken: TOKEN_MARK });
-      entry = { parts: html.split(TOKEN_MARK), hash: createHash('sha1').update(html).digest('base64url').slice(0, 20) };
+      entry = { parts: html.split(TOKEN_MARK).map((part) => Buffer.from(part)), hash: createHash('sha1').update(html).digest('base64url').slice(0, 20) };
       if (variants.size < MAX_VARIANTS) variants.set(key, entry);
     }
     const token = typeof csrfToken === 'string' ? csrfToken : '';
     res.set('ETag', `W/"${entry.hash}.${token.slice(0, 16)}"`);
-    res.type('html').send(entry.parts.join(token));
+    const tokenBytes = Buffer.from(token);
+    const body = Buffer.concat(entry.parts.flatMap((part, i) => (i === 0 ? [part] : [tokenBytes, part])));
+    res.type('html').send(body);
   });
 
   router.get('/goods/:id', async (req, res) => {
