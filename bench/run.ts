@@ -31,7 +31,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HARNESS = path.join(ROOT, 'bench', 'harness');
 const CACHE = path.join(ROOT, 'bench', '.cache');
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const WARMUP = num('BENCH_WARMUP', 3);
+const WARMUP = num('BENCH_WARMUP', 5);
 const DURATION = num('BENCH_DURATION', 5);
 const ROUNDS = num('BENCH_ROUNDS', 3);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 50);
