@@ -7,8 +7,11 @@
 //   BENCH_WARMUP=5 BENCH_DURATION=20 BENCH_ROUNDS=3 BENCH_CONNECTIONS=50 BENCH_THREADS=2 (the issue's run)
 //   BENCH_INSTANCES=2    also runs the shop as two node:cluster workers ("shop×2")
 //   BENCH_DATABASE_URL   an existing PostgreSQL (databases bench_* are created there) instead of embedded
+//   BENCH_LOG_LEVEL=info the shop's and the baselines' log level (both log each request at info)
 //   BENCH_PROFILE=1      the shop runs under node --cpu-prof (profiles in the run's folder)
 //   BENCH_SKIP_BUILD=1   reuse dist/
+//   BENCH_BEFORE_ROOT=<folder>  also runs the shop built there (e.g. an older commit, built with
+//                        tsc -p tsconfig.bench.json) as contender "before", for before/after in one run
 //   SHOP_<NAME>=value    passes <NAME>=value to the shop (e.g. SHOP_DATABASE_POOL_SIZE=20)
 //   BENCH_MAX_RPS=1500   notifications signed per contender-second (each is sent once; cached in bench/.cache)
 // Needs wrk on PATH (Debian: apt-get install wrk).
@@ -28,13 +31,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HARNESS = path.join(ROOT, 'bench', 'harness');
 const CACHE = path.join(ROOT, 'bench', '.cache');
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const WARMUP = num('BENCH_WARMUP', 3);
+const WARMUP = num('BENCH_WARMUP', 5);
 const DURATION = num('BENCH_DURATION', 5);
 const ROUNDS = num('BENCH_ROUNDS', 3);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 50);
 const THREADS = num('BENCH_THREADS', 2);
 const INSTANCES = num('BENCH_INSTANCES', 1);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT;
 const APP_ID = '2021000122671234';
 const SELLER_ID = '2088102177649450';
 const SESSION_SECRET = 'bench-session-secret-bench-session-secret';
@@ -200,12 +204,12 @@ interface Server {
 let nextPort = 3700 + Math.floor(Math.random() * 200);
 const runningServers: Server[] = [];
 
-async function startServer(name: string, args: string[], env: Record<string, string>, runDir: string): Promise<Server> {
+async function startServer(name: string, args: string[], env: Record<string, string>, runDir: string, cwd = ROOT): Promise<Server> {
   const port = nextPort++;
   const log = path.join(runDir, `${name}.log`);
   const out = openSync(log, 'a');
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', out, out],
   });
@@ -213,7 +217,9 @@ async function startServer(name: string, args: string[], env: Record<string, str
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}); see ${log}:\n${readFileSync(log, 'utf8').slice(-2000)}`);
     try {
-      await fetch(`${url}/__bench_ready`);
+      // The shop answers /readyz 503 while it starts (database, seed); the baselines answer 404 once listening.
+      const ready = await fetch(`${url}/readyz`);
+      if (ready.status === 503) throw new Error('starting');
       const server = { name, url, pid: child.pid!, child };
       runningServers.push(server);
       return server;
@@ -236,6 +242,12 @@ function shopEnv(databaseUrl: string, port: number): Record<string, string> {
     ALIPAY_APP_PRIVATE_KEY: keys.app.privateKey,
     ALIPAY_PUBLIC_KEY: keys.alipay.publicKey,
     ALIPAY_GATEWAY: GATEWAY,
+    // Required in production; nothing is mailed here (guest orders have no address), nothing listens there.
+    SMTP_URL: 'smtp://127.0.0.1:1',
+    // Every request comes from 127.0.0.1 and 200 shoppers order non-stop: the limits still count
+    // (the same statement runs), but must not turn the run into a measurement of 429 answers.
+    ORDERS_PER_SESSION_PER_10_MIN: '100000',
+    ORDERS_PER_IP_PER_10_MIN: '1000000',
     // SHOP_<NAME>=value in the harness's environment reaches the shop as <NAME>=value.
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SHOP_')).map(([k, v]) => [k.slice(5), v!])),
   };
@@ -244,6 +256,7 @@ function shopEnv(databaseUrl: string, port: number): Record<string, string> {
 function baselineEnv(databaseUrl: string): Record<string, string> {
   return {
     NODE_ENV: 'production',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     DATABASE_URL: databaseUrl,
     ALIPAY_APP_ID: APP_ID,
     ALIPAY_APP_PRIVATE_KEY: keys.app.privateKey,
@@ -255,8 +268,9 @@ function baselineEnv(databaseUrl: string): Record<string, string> {
 async function startShop(name: string, databaseUrl: string, runDir: string, instances: number): Promise<Server> {
   const port = nextPort;
   const profile = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(runDir, `profile-${name}`)}`] : [];
-  const entry = instances > 1 ? [path.join(HARNESS, 'cluster.mjs'), String(instances)] : ['dist/src/main.js'];
-  return startServer(name, [...profile, ...entry], shopEnv(databaseUrl, port), runDir);
+  const root = name === 'before' && BEFORE_ROOT ? path.resolve(BEFORE_ROOT) : ROOT;
+  const entry = instances > 1 ? [path.join(HARNESS, 'cluster.mjs'), String(instances)] : [path.join(root, 'dist/src/main.js')];
+  return startServer(name, [...profile, ...entry], shopEnv(databaseUrl, port), runDir, root);
 }
 
 // ---- load --------------------------------------------------------------------------------------
@@ -532,6 +546,7 @@ await chmod(runDir, 0o755); // embedded PostgreSQL runs as the postgres user whe
 const db = await openDatabase(runDir);
 const shopNames: [string, number][] = [['shop', 1]];
 if (INSTANCES > 1) shopNames.push([`shop×${INSTANCES}`, INSTANCES]);
+if (BEFORE_ROOT) shopNames.push(['before', 1]);
 const loadavg = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`\n${os.cpus().length} cores (${os.cpus()[0]?.model}), load average ${loadavg}; wrk -t${THREADS} -c${CONNECTIONS}, warm-up ${WARMUP}s, ${ROUNDS} rounds of ${DURATION}s alternating; database ${process.env.BENCH_DATABASE_URL ? 'external' : 'embedded PostgreSQL'}; run folder ${runDir}`);
 let exitCode = 0;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import { createRateLimiter } from './db/rate-limiter.js';
@@ -28,10 +27,11 @@ import { healthRoutes } from './web/routes/health.js';
 import { mediaRoutes } from './web/routes/media.js';
 import { orderRoutes } from './web/routes/orders.js';
 import { csrfProtection } from './web/csrf.js';
-import { sessionMiddleware } from './web/session.js';
+import { randomToken } from './web/random-token.js';
+import { existingSession, sessionMiddleware } from './web/session.js';
 import { createMetrics, metricsRoutes, type Metrics } from './ops/metrics.js';
 import { createReadiness, readinessRoutes, type Readiness } from './ops/readiness.js';
-import { requestId } from './ops/request-id.js';
+import { requestLogging } from './ops/request-log.js';
 
 export interface AppDeps {
   config: Config;
@@ -78,7 +78,7 @@ function securityHeaders(options: Parameters<typeof helmet>[0]): express.Request
     return after === undefined ? { name, fixed: value } : { name, before: before!, after };
   });
   return (_req, res, next) => {
-    const nonce = randomBytes(16).toString('base64');
+    const nonce = randomToken(16, 'base64');
     res.locals.cspNonce = nonce;
     for (const h of set) res.setHeader(h.name, h.fixed ?? `${h.before}${nonce}${h.after}`);
     next();
@@ -104,20 +104,10 @@ export function createApp(deps: AppDeps): Express {
   app.locals.sandboxBanner = deps.sandbox !== undefined;
 
   app.use(
-    pinoHttp({
-      logger,
-      genReqId: requestId,
-      // Every line logged through req.log carries the request id (reqId), not the whole request.
-      quietReqLogger: true,
-      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') || req.url?.startsWith('/static/') === true },
-      serializers: {
-        // Signatures, and the single-use links of shopper accounts (?token=, /account/reset/<token>), stay out of logs.
-        req: (req: { method: string; url: string }) => ({
-          method: req.method,
-          url: req.url.replace(/([?&](sign|biz_content|token|_csrf)=)[^&]*/g, '$1…').replace(/^(\/account\/reset\/)[^/?#]+/, '$1…'),
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
+    requestLogging(app, logger, {
+      ignore: (url) => ['/healthz', '/readyz', '/metrics'].includes(url) || url.startsWith('/static/'),
+      // Signatures, and the single-use links of shopper accounts (?token=, /account/reset/<token>), stay out of logs.
+      redactUrl: (url) => url.replace(/([?&](sign|biz_content|token|_csrf)=)[^&]*/g, '$1…').replace(/^(\/account\/reset\/)[^/?#]+/, '$1…'),
     }),
   );
   app.use(metrics.requests);
@@ -154,7 +144,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(csrfProtection({ secret: deps.sessionSecret, secureCookie }));
   app.use(loadShopper(accounts));
   app.use((req, res, next) => {
-    res.locals.cartCount = countCartItems(req.session.cart ?? {});
+    res.locals.cartCount = countCartItems(existingSession(req)?.cart ?? {});
     next();
   });
 

@@ -2,7 +2,7 @@ import 'dotenv/config';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { errorText } from './lib/error-text.js';
 import { StartupError } from './lib/startup-error.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, flushLogs, type Logger } from './logger.js';
 
 export interface Boot {
   config: Config;
@@ -44,6 +44,8 @@ export async function runMain(
         }
       }
       if (code === 0 && opts.signals !== false) logger.info({ reason }, 'stopped');
+      // Log lines are written asynchronously: every one of them is out before the process ends.
+      await flushLogs(logger);
       process.exit(code);
     })();
     return stopping;

@@ -1,8 +1,10 @@
 // The "typical" and "lean" contenders share everything but the Alipay crypto: an Express 5 + Prisma
-// app the way the popular tutorials write it (no sessions, no CSRF, no security headers).
+// app the way the popular tutorials write it (no sessions, no CSRF, no security headers), logging
+// each request at the shop's level (LOG_LEVEL) so neither side is measured without its logs.
 import { randomBytes } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import express from 'express';
+import { pinoHttp } from 'pino-http';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
 
 export interface BaselineCrypto {
@@ -26,6 +28,13 @@ export function startBaseline(crypto: BaselineCrypto) {
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: env.databaseUrl, max: 10 }) });
   const app = express();
   app.disable('x-powered-by');
+  // One line per request, with the same small serializers as the shop's.
+  app.use(
+    pinoHttp({
+      level: process.env.LOG_LEVEL ?? 'info',
+      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+    }),
+  );
 
   app.post('/alipay/notify', express.urlencoded({ extended: false }), async (req, res) => {
     const fields = req.body as Record<string, string>;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from './client.js';
+import { queryRows, type Db } from './client.js';
 
 export interface RateLimit {
   /** Names the counter, e.g. `signin-ip`. */
@@ -34,6 +34,15 @@ function stateOf(limit: RateLimit, row: { hits: number; expires_at: Date } | und
  * Fixed-window counters in PostgreSQL, so a limit holds across every app instance. One upsert
  * per hit: a window that has ended starts again at 1.
  */
+const HIT_MANY_SQL = `
+INSERT INTO rate_limits (key, hits, window_start, expires_at)
+SELECT k, 1, $1::timestamptz, e FROM unnest($2::text[], $3::timestamptz[]) AS h(k, e)
+ON CONFLICT (key) DO UPDATE SET
+  hits = CASE WHEN rate_limits.expires_at <= $1::timestamptz THEN 1 ELSE rate_limits.hits + 1 END,
+  window_start = CASE WHEN rate_limits.expires_at <= $1::timestamptz THEN $1::timestamptz ELSE rate_limits.window_start END,
+  expires_at = CASE WHEN rate_limits.expires_at <= $1::timestamptz THEN EXCLUDED.expires_at ELSE rate_limits.expires_at END
+RETURNING key, hits, expires_at`;
+
 export function createRateLimiter(db: Db) {
   return {
     /** Counts one hit and says whether it is still within the limit. */
@@ -75,14 +84,8 @@ export function createRateLimiter(db: Db) {
     async hitMany(hits: { limit: RateLimit; subject: string }[], now = new Date()): Promise<RateLimitState[]> {
       const keys = hits.map((h) => keyOf(h.limit, h.subject));
       const ends = hits.map((h) => new Date(now.getTime() + h.limit.windowMs));
-      const rows = await db.$queryRaw<{ key: string; hits: number; expires_at: Date }[]>`
-        INSERT INTO rate_limits (key, hits, window_start, expires_at)
-        SELECT k, 1, ${now}, e FROM unnest(${keys}::text[], ${ends}::timestamptz[]) AS h(k, e)
-        ON CONFLICT (key) DO UPDATE SET
-          hits = CASE WHEN rate_limits.expires_at <= ${now} THEN 1 ELSE rate_limits.hits + 1 END,
-          window_start = CASE WHEN rate_limits.expires_at <= ${now} THEN ${now} ELSE rate_limits.window_start END,
-          expires_at = CASE WHEN rate_limits.expires_at <= ${now} THEN EXCLUDED.expires_at ELSE rate_limits.expires_at END
-        RETURNING key, hits, expires_at`;
+      // On the order path: a statement prepared once per connection, not built by Prisma each time.
+      const rows = await queryRows<{ key: string; hits: number; expires_at: Date }>(db, HIT_MANY_SQL, [now, keys, ends], 'rate_limit_hit_many');
       const byKey = new Map(rows.map((r) => [r.key, r]));
       return hits.map((h, i) => stateOf(h.limit, byKey.get(keys[i]!), now));
     },

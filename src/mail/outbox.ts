@@ -36,6 +36,7 @@ export function createMailSubscribers(opts: { publicBaseUrl: string }): { shop: 
   const orderLink = (outTradeNo: string) => `${base}/orders/${encodeURIComponent(outTradeNo)}`;
   return {
     shop: {
+      orderPaidIgnoresGuests: true,
       async orderPaid(tx, event) {
         const order = await tx.order.findUnique({
           where: { id: event.orderId },

@@ -14,6 +14,8 @@ export interface OrderEvent {
  */
 export interface ShopEvents {
   orderPaid?(tx: Tx, event: OrderEvent): Promise<void>;
+  /** orderPaid does nothing for guest orders (no shopper): their payments need not wait for it. */
+  orderPaidIgnoresGuests?: boolean;
   orderRefunded?(tx: Tx, event: OrderEvent & { refundedFen: number; totalFen: number }): Promise<void>;
 }
 

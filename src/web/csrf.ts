@@ -1,9 +1,12 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
+import { randomToken } from './random-token.js';
 
 const COOKIE = 'shop.csrf';
 const YEAR_MS = 365 * 24 * 60 * 60 * 1000;
+/** Tokens of recent visitors kept computed (a returning visitor's page costs no HMAC); ~2 MB at most. */
+const REMEMBERED_TOKENS = 10_000;
 
 /** One cookie's value from the request's Cookie header (no parsing library for one name). */
 export function readCookie(req: Request, name: string): string | undefined {
@@ -28,17 +31,30 @@ function safeEqual(a: string, b: string): boolean {
  * action URL); exempt routes are mounted before this.
  */
 export function csrfProtection(opts: { secret: string; secureCookie: boolean }): RequestHandler {
-  const tokenFor = (seed: string) => createHmac('sha256', opts.secret).update(`csrf:${seed}`).digest('base64url');
+  const sign = (seed: string) => createHmac('sha256', opts.secret).update(`csrf:${seed}`).digest('base64url');
+  const remembered = new Map<string, string>();
+  const tokenOf = (seed: string) => {
+    let token = remembered.get(seed);
+    if (token === undefined) {
+      token = sign(seed);
+      if (remembered.size >= REMEMBERED_TOKENS) remembered.clear();
+      remembered.set(seed, token);
+    }
+    return token;
+  };
   return (req, res, next) => {
-    let seed = readCookie(req, COOKIE);
-    if (!seed || !/^[A-Za-z0-9_-]{32}$/.test(seed)) {
+    const seed = readCookie(req, COOKIE);
+    let expected: string;
+    if (seed && /^[A-Za-z0-9_-]{32}$/.test(seed)) {
+      expected = tokenOf(seed);
+    } else {
       if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
         throw new HttpError(403, 'This form has expired or did not come from this shop. Go back, reload the page and try again.');
       }
-      seed = randomBytes(24).toString('base64url');
-      res.cookie(COOKIE, seed, { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: YEAR_MS, path: '/' });
+      const fresh = randomToken(24, 'base64url');
+      res.cookie(COOKIE, fresh, { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: YEAR_MS, path: '/' });
+      expected = sign(fresh);
     }
-    const expected = tokenFor(seed);
     res.locals.csrfToken = expected;
     if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
     // A multipart upload is read by its route as a stream, after this check: its form carries the

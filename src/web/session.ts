@@ -3,6 +3,7 @@ import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
 import { PrismaSessionStore } from '../db/session-store.js';
+import { readCookie } from './csrf.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -27,9 +28,44 @@ const SHOPPER_SESSION_MS = 30 * DAY;
 const loaded = new WeakMap<Request, { json: string; expires: number }>();
 const dataJson = (req: Request) => JSON.stringify({ ...req.session, cookie: undefined });
 
+const COOKIE = 'shop.sid';
+
+/** Requests without a session so far (no cookie, nothing has asked for it): how to make it. */
+const pending = new WeakMap<Request, () => void>();
+const withAccessors = new WeakSet<object>();
+
+/**
+ * `req.session` and `req.sessionID` on the app's request prototype: reading them makes a pending
+ * session; assigning them (express-session does) stores a plain value on the request.
+ */
+function installAccessors(proto: object) {
+  if (withAccessors.has(proto)) return;
+  withAccessors.add(proto);
+  for (const name of ['session', 'sessionID'] as const) {
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: Request) {
+        const make = pending.get(this);
+        if (!make) return undefined;
+        make();
+        return this[name];
+      },
+      set(this: Request, value: unknown) {
+        Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: true });
+      },
+    });
+  }
+}
+
+/**
+ * express-session, made only when needed: a request without a session cookie has nothing to read,
+ * so its session (a new id, the cookie and end-of-response hooks) is made the first time a route
+ * touches `req.session` or `req.sessionID` — a visitor who only browses costs no session work at
+ * all, and never a database read or write.
+ */
 export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: boolean }): RequestHandler {
   const handler = session({
-    name: 'shop.sid',
+    name: COOKIE,
     secret: opts.secret,
     store: new PrismaSessionStore(opts.db),
     resave: false,
@@ -38,12 +74,29 @@ export function sessionMiddleware(opts: { db: Db; secret: string; secureCookie: 
     proxy: opts.secureCookie ? true : undefined,
     cookie: { httpOnly: true, sameSite: 'lax', secure: opts.secureCookie, maxAge: VISITOR_SESSION_MS },
   });
-  return (req, res, next) => {
+  const load: RequestHandler = (req, res, next) => {
     handler(req, res, (err?: unknown) => {
       if (err === undefined && req.session) loaded.set(req, { json: dataJson(req), expires: req.session.cookie.expires?.getTime() ?? 0 });
       next(err);
     });
   };
+  return (req, res, next) => {
+    installAccessors(Object.getPrototypeOf(req) as object);
+    if (readCookie(req, COOKIE) !== undefined) return load(req, res, next);
+    pending.set(req, () => {
+      pending.delete(req);
+      // Without a cookie express-session only makes a new session: synchronously, no store call.
+      load(req, res, (err?: unknown) => {
+        if (err) throw err;
+      });
+    });
+    next();
+  };
+}
+
+/** The session's data, or undefined while this request has none (no cookie, not needed so far). */
+export function existingSession(req: Request): Request['session'] | undefined {
+  return pending.has(req) ? undefined : req.session;
 }
 
 /** This browser's reference for its orders (made, and stored with the session, on its first order). */

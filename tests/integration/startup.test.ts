@@ -153,3 +153,35 @@ describe('shutdown', () => {
     }
   }, 120_000);
 });
+
+describe('logs at shutdown', () => {
+  it('every request answered before SIGTERM has its log line with its request id (logs are written in batches)', async () => {
+    const port = await freePort();
+    let listening: () => void = () => {};
+    const ready = new Promise<void>((resolve) => (listening = resolve));
+    const app = launch(
+      {
+        PORT: port,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: t.url,
+        DATA_DIR: await tmp('log-flush-'),
+        ALIPAY_GATEWAY: 'http://127.0.0.1:1/gateway.do',
+        ALIPAY_APP_ID: APP_ID,
+        ALIPAY_APP_PRIVATE_KEY: privateKeyToPem(appKeys.privateKey),
+        ALIPAY_PUBLIC_KEY: publicKeyToBase64(alipayKeys.publicKey),
+      },
+      { onStdout: (text) => text.includes('shop listening') && listening() },
+    );
+    await ready;
+    const ids = Array.from({ length: 40 }, (_, i) => `flush-${i}`);
+    for (const id of ids) expect((await fetch(`http://127.0.0.1:${port}/`, { headers: { 'X-Request-Id': id } })).status).toBe(200);
+    app.kill('SIGTERM');
+    const run = await app.done;
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const completed = lines.filter((l) => l.msg === 'request completed').map((l) => l.reqId);
+    expect(completed).toEqual(ids);
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
+  }, 120_000);
+});

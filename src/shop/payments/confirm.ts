@@ -1,4 +1,4 @@
-import type { Db } from '../../db/client.js';
+import { queryRows, type Db } from '../../db/client.js';
 import { Prisma, type OrderStatus } from '../../generated/prisma/client.js';
 import { NO_EVENTS, type ShopEvents, type Tx } from '../events.js';
 import { RAW_LIMIT, recordEvent, storableText } from './audit.js';
@@ -80,33 +80,50 @@ function applyRefund(tx: Tx, orderId: number, totalFen: number, refund: NonNulla
   );
 }
 
+const PAY_IN_ONE_STATEMENT_SQL = `
+WITH paid AS (
+  UPDATE orders
+  SET status = 'PAID', trade_no = $1::text, buyer_logon_id = $2::text, paid_at = $3::timestamptz, updated_at = now()
+  WHERE out_trade_no = $4::text AND status = 'UNPAID' AND total_fen = $5::bigint AND (NOT $10::boolean OR shopper_id IS NULL)
+  RETURNING id
+)
+INSERT INTO payment_events (source, order_id, out_trade_no, notify_id, trade_status, verified, outcome, raw_body)
+SELECT $6::"PaymentEventSource", id, $4::text, $7::text, $8::text, true, 'applied', $9::text
+FROM paid
+RETURNING order_id AS id`;
+
 /**
  * The common case — first news that an UNPAID order with the right amount was paid — as one
- * atomic statement (one round trip): the conditional update and the audit event together.
- * Anything else (duplicates, mismatches, late payments, refunds) takes the general path, and so
- * does every payment when something subscribes to orderPaid (it must write in the same commit).
+ * atomic statement (one round trip, prepared once per connection): the conditional update and the
+ * audit event together. Anything else (duplicates, mismatches, late payments, refunds) takes the
+ * general path, and so does every payment that something subscribed to orderPaid must see (it
+ * writes in the same commit): all of them, or with `guestsOnly` those of shoppers' orders.
  */
-async function payInOneStatement(db: Db, report: PaymentReport, merchant: Merchant): Promise<boolean> {
+async function payInOneStatement(db: Db, report: PaymentReport, merchant: Merchant, opts: { guestsOnly: boolean }): Promise<boolean> {
   if (report.state !== 'paid' || report.refund || !report.tradeNo) return false;
   if (merchantProblem(report, merchant)) return false;
   try {
-    const rows = await db.$queryRaw<{ id: number }[]>`
-      WITH paid AS (
-        UPDATE orders
-        SET status = 'PAID', trade_no = ${report.tradeNo}, buyer_logon_id = ${report.buyerLogonId ?? null},
-            paid_at = ${report.paidAt ?? new Date()}, updated_at = now()
-        WHERE out_trade_no = ${report.outTradeNo} AND status = 'UNPAID' AND total_fen = ${report.amountFen}
-        RETURNING id
-      )
-      INSERT INTO payment_events (source, order_id, out_trade_no, notify_id, trade_status, verified, outcome, raw_body)
-      SELECT ${report.source}::"PaymentEventSource", id, ${report.outTradeNo}, ${report.notifyId ? storableText(report.notifyId, 128) : null},
-             ${report.tradeStatus ? storableText(report.tradeStatus, 32) : null}, true, 'applied', ${storableText(report.raw, RAW_LIMIT)}
-      FROM paid
-      RETURNING order_id AS id`;
+    const rows = await queryRows<{ id: number }>(
+      db,
+      PAY_IN_ONE_STATEMENT_SQL,
+      [
+        report.tradeNo,
+        report.buyerLogonId ?? null,
+        report.paidAt ?? new Date(),
+        report.outTradeNo,
+        report.amountFen,
+        report.source,
+        report.notifyId ? storableText(report.notifyId, 128) : null,
+        report.tradeStatus ? storableText(report.tradeStatus, 32) : null,
+        storableText(report.raw, RAW_LIMIT),
+        opts.guestsOnly,
+      ],
+      'pay_in_one_statement',
+    );
     return rows.length === 1;
   } catch (err) {
-    // e.g. the trade_no belongs to another order: the general path records what is wrong.
-    if (err instanceof Prisma.PrismaClientKnownRequestError) return false;
+    // e.g. the trade_no belongs to another order (23505): the general path records what is wrong.
+    if (err instanceof Prisma.PrismaClientKnownRequestError || (err as { code?: unknown }).code === '23505') return false;
     throw err;
   }
 }
@@ -120,7 +137,8 @@ export async function confirmPayment(deps: PaymentDeps, report: PaymentReport): 
   const { db } = deps;
   const merchant = deps.provider.merchant;
   const events = deps.events ?? NO_EVENTS;
-  if (!events.orderPaid && (await payInOneStatement(db, report, merchant))) return { outcome: 'applied', status: 'PAID' };
+  const fastPath = !events.orderPaid || events.orderPaidIgnoresGuests === true;
+  if (fastPath && (await payInOneStatement(db, report, merchant, { guestsOnly: events.orderPaid !== undefined }))) return { outcome: 'applied', status: 'PAID' };
   try {
     return await db.$transaction(async (tx) => {
       const order = await tx.order.findUnique({ where: { outTradeNo: report.outTradeNo }, select: { id: true, totalFen: true, status: true, tradeNo: true } });

@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { InvalidCredentialsError, type ShopperAccounts, type SignedInShopper } from '../../accounts/shoppers.js';
 import { listShopperOrders } from '../../accounts/shopper-orders.js';
 import { InvalidRequestError } from '../../shop/errors.js';
-import { regenerateSession, saveSession, destroySession } from '../session.js';
+import { existingSession, regenerateSession, saveSession, destroySession } from '../session.js';
 
 type Body = Record<string, unknown>;
 
@@ -18,7 +18,7 @@ export function signedInShopper(res: Response): SignedInShopper | undefined {
  */
 export function loadShopper(accounts: ShopperAccounts): RequestHandler {
   return async (req, res, next) => {
-    const id = req.session.shopperId;
+    const id = existingSession(req)?.shopperId;
     if (id === undefined) return next();
     const current = await accounts.currentShopper(id, req.session.shopperEpoch ?? -1);
     if (!current) {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Router, type Response } from 'express';
 import type { Db } from '../../db/client.js';
 import { createCatalog, getGoods, type GoodsPage } from '../../shop/goods.js';
@@ -17,11 +17,19 @@ function renderView(res: Response, view: string, data: object): Promise<string> 
 // it is rendered once per cached page and set of locals, with a marker where the token goes.
 const TOKEN_MARK = `csrf${randomBytes(16).toString('hex')}`;
 const MAX_VARIANTS = 32;
+// The page's ETag is a hash of the rendered variant (taken once per render, equal across instances
+// and catalog refreshes) and the visitor's token, the only part that differs: nothing is hashed per request.
+
+interface Rendered {
+  /** The page split at the token's places, encoded once. */
+  parts: Buffer[];
+  hash: string;
+}
 
 export function catalogRoutes(db: Db, media: Pick<MediaLibrary, 'url'>, opts: { cacheMs: number }): Router {
   const router = Router();
   const catalog = createCatalog(db, { ttlMs: opts.cacheMs });
-  const rendered = new WeakMap<GoodsPage, Map<string, string>>();
+  const rendered = new WeakMap<GoodsPage, Map<string, Rendered>>();
 
   router.get('/', async (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q : '';
@@ -30,13 +38,18 @@ export function catalogRoutes(db: Db, media: Pick<MediaLibrary, 'url'>, opts: { 
     const key = JSON.stringify(others);
     let variants = rendered.get(page);
     if (!variants) rendered.set(page, (variants = new Map()));
-    let html = variants.get(key);
-    if (html === undefined) {
+    let entry = variants.get(key);
+    if (entry === undefined) {
       const items = page.items.map((goods) => ({ ...goods, image: goods.cover ? presentImage(media, goods.cover) : null }));
-      html = await renderView(res, 'goods/index', { ...page, items, csrfToken: TOKEN_MARK });
-      if (variants.size < MAX_VARIANTS) variants.set(key, html);
+      const html = await renderView(res, 'goods/index', { ...page, items, csrfToken: TOKEN_MARK });
+      entry = { parts: html.split(TOKEN_MARK).map((part) => Buffer.from(part)), hash: createHash('sha1').update(html).digest('base64url').slice(0, 20) };
+      if (variants.size < MAX_VARIANTS) variants.set(key, entry);
     }
-    res.type('html').send(html.replaceAll(TOKEN_MARK, typeof csrfToken === 'string' ? csrfToken : ''));
+    const token = typeof csrfToken === 'string' ? csrfToken : '';
+    res.set('ETag', `W/"${entry.hash}.${token.slice(0, 16)}"`);
+    const tokenBytes = Buffer.from(token);
+    const body = Buffer.concat(entry.parts.flatMap((part, i) => (i === 0 ? [part] : [tokenBytes, part])));
+    res.type('html').send(body);
   });
 
   router.get('/goods/:id', async (req, res) => {
