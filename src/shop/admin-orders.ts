@@ -1,4 +1,7 @@
+import type { Readable } from 'node:stream';
+import { escapeLiteral } from 'pg';
 import { queryRows, type Db } from '../db/client.js';
+import { copyValuesOut } from '../db/copy-out.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
 import { beijingDate, startOfBeijingDay } from '../lib/beijing-time.js';
 import { InvalidRequestError, NotFoundError } from './errors.js';
@@ -210,31 +213,72 @@ export async function countOrdersByStatus(db: Db, f: OrderFilters): Promise<{ co
   return { counts, cap: capValue };
 }
 
-export type ExportRow = Omit<AdminOrderRow, 'items'> & { itemsSummary: string };
-
-const EXPORT_COLUMNS = `o.id, o.out_trade_no, o.status::text AS status, o.total_fen, o.refunded_fen, o.trade_no, o.buyer_logon_id,
-  o.created_at, o.paid_at, o.attention,
-  (SELECT string_agg(CASE WHEN i.quantity = 1 THEN i.name ELSE i.name || ' ×' || i.quantity END, '; ' ORDER BY i.id)
-   FROM order_items i WHERE i.order_id = o.id) AS items_summary`;
-
-/** Every matching order, newest first, in keyset batches (constant memory whatever the size). */
-export async function* streamAdminOrders(db: Db, f: OrderFilters, batchSize = 5_000): AsyncGenerator<ExportRow[]> {
-  let after: { createdAt: Date; id: number } | undefined;
-  for (;;) {
-    const sql = new Sql();
-    const where = whereClause(sql, f, { withStatus: true });
-    if (after) where.push(`(o.created_at, o.id) < (${sql.param(after.createdAt)}, ${sql.param(after.id)})`);
-    const text = `SELECT ${EXPORT_COLUMNS} FROM orders o ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY o.created_at DESC, o.id DESC LIMIT ${sql.param(batchSize)}`;
-    const rows = (await queryRows<Omit<Row, 'items'> & { items_summary: string | null }>(db, text, sql.params)).map((r) => ({
-      ...toOrder({ ...r, items: [] }),
-      itemsSummary: r.items_summary ?? '',
-    }));
-    if (rows.length) yield rows;
-    if (rows.length < batchSize) return;
-    const last = rows.at(-1)!;
-    after = { createdAt: last.createdAt, id: last.id };
+/**
+ * Values written into the SQL text itself, for COPY (which takes no parameters). Only values the
+ * filters already checked reach here; strings go through pg's escapeLiteral all the same.
+ */
+class InlineSql extends Sql {
+  override param(value: unknown): string {
+    if (typeof value === 'string') return escapeLiteral(value);
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    if (value instanceof Date) return `${escapeLiteral(value.toISOString())}::timestamptz`;
+    if (Array.isArray(value)) return `ARRAY[${value.map((v) => this.param(v)).join(', ')}]::text[]`;
+    throw new Error(`cannot inline ${typeof value} into SQL`);
   }
+}
+
+const FORMULA_START = `E'^[-=+@\\t\\r]'`;
+const NEEDS_QUOTES = `E'[",\\r\\n]'`;
+
+/** present.ts csvCell in SQL: text a spreadsheet would read as a formula gets a leading ', then quotes when needed. */
+function csvCell(expr: string): string {
+  return `CASE WHEN ${expr} !~ E'^[-=+@\\t\\r]|[",\\r\\n]' THEN ${expr}
+    WHEN ${expr} ~ ${NEEDS_QUOTES} THEN '"' || replace(CASE WHEN ${expr} ~ ${FORMULA_START} THEN '''' ELSE '' END || ${expr}, '"', '""') || '"'
+    ELSE '''' || ${expr} END`;
+}
+
+/** An instant in Beijing wall-clock time, as beijingDateTime writes it: "2026-11-25 21:51:52". */
+function beijingText(expr: string): string {
+  return `to_char(${expr} AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD HH24:MI:SS')`;
+}
+
+/** Fen in yuan, as formatYuan writes it: 1230 → "12.30". */
+function yuanText(expr: string): string {
+  return `(${expr} * 0.01)::text`;
+}
+
+/**
+ * The CSV export as a SELECT of one text column, each row a finished CSV line (CRLF) in the order
+ * of present.ts CSV_HEADER, newest first. Formatted by PostgreSQL and streamed out with COPY: a
+ * million rows never become JavaScript objects.
+ */
+export function exportOrdersQuery(f: OrderFilters): string {
+  const sql = new InlineSql();
+  const where = whereClause(sql, f, { withStatus: true });
+  const cells = [
+    csvCell('o.out_trade_no'),
+    beijingText('o.created_at'),
+    `coalesce(${csvCell('it.summary')}, '')`,
+    yuanText('o.total_fen'),
+    'o.status::text',
+    `coalesce(${beijingText('o.paid_at')}, '')`,
+    `coalesce(${csvCell('o.trade_no')}, '')`,
+    `coalesce(${csvCell('o.buyer_logon_id')}, '')`,
+    yuanText('o.refunded_fen'),
+    `coalesce(${csvCell('o.attention')}, '')`,
+  ];
+  return `SELECT ${cells.join(" || ',' || ")} || E'\\r\\n'
+    FROM orders o
+    CROSS JOIN LATERAL (
+      SELECT string_agg(CASE WHEN i.quantity = 1 THEN i.name ELSE i.name || ' ×' || i.quantity END, '; ' ORDER BY i.id) AS summary
+      FROM order_items i WHERE i.order_id = o.id) it
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY o.created_at DESC, o.id DESC`;
+}
+
+/** Every matching order as CSV lines (no header), streamed from PostgreSQL with backpressure. */
+export function exportOrdersCsv(db: Db, f: OrderFilters): Promise<Readable> {
+  return copyValuesOut(db, exportOrdersQuery(f));
 }
 
 export interface TimelineEntry {
