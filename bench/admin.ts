@@ -1,6 +1,7 @@
 // The operator console on 1,000,000 orders: order list (first page, deep cursor, single filters),
 // dashboard, CSV export (rows/s, peak RSS). Targets: list p99 < 100 ms, dashboard p99 < 300 ms,
 // CSV ≥ 50,000 rows/s with flat memory.      npm run bench:admin   (BENCH_ORDERS, BENCH_REQUESTS)
+import os from 'node:os';
 import { addOperator } from '../src/accounts/operators.js';
 import { encodeCursor } from '../src/shop/admin-orders.js';
 import { generateOrders } from './admin-data.js';
@@ -9,6 +10,9 @@ import { buildShop, createDb, listen, startBenchDatabase } from './support.js';
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1_000_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20);
 
+
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+console.log(`load average at start: ${loadAverage()} (${os.cpus().length} cores)`);
 const database = await startBenchDatabase();
 const db = createDb(database.url, { poolSize: 10 });
 
@@ -62,8 +66,19 @@ await measure('q = trade no. prefix', `/admin/orders?q=${sample.trade_no.slice(0
 await measure('q = buyer account', `/admin/orders?q=${encodeURIComponent(sample.buyer_logon_id)}`, 100);
 await measure('q = common goods name', `/admin/orders?q=${encodeURIComponent('Goods 7')}`, 100);
 await measure('q = rare goods name (1 in 10,000)', `/admin/orders?q=${encodeURIComponent('Rare white')}`, 100);
+await measure('q = common goods name, deep cursor', `/admin/orders?q=${encodeURIComponent('Goods 7')}&after=${deepCursor}`, 100);
+await measure('q = Chinese, rare (稀有)', `/admin/orders?q=${encodeURIComponent('稀有')}`, 100);
+await measure('q = Chinese, common (商品)', `/admin/orders?q=${encodeURIComponent('商品')}`, 100);
+await measure('q = one Chinese character, no match (茶)', `/admin/orders?q=${encodeURIComponent('茶')}`, 100);
+await measure('q = 1 letter, no match (x; newest 10,000)', '/admin/orders?q=x', 100);
+await measure('q = 2 letters, rare (ea; newest 10,000)', '/admin/orders?q=ea', 100);
+await measure('q = order no. prefix matching all (2026)', '/admin/orders?q=2026', 100);
+await measure('q = buyer account, deep cursor', `/admin/orders?q=${encodeURIComponent(sample.buyer_logon_id)}&after=${deepCursor}`, 100);
+await measure('status=CLOSED + q = goods name, deep cursor', `/admin/orders?status=CLOSED&q=${encodeURIComponent('Goods 3')}&after=${deepCursor}`, 100);
 await measure(`from=to=${day} (one Beijing day)`, `/admin/orders?from=${day}&to=${day}`, 100);
 await measure('attention=1', '/admin/orders?attention=1', 100);
+await measure('attention=1, deep cursor', `/admin/orders?attention=1&after=${deepCursor}`, 100);
+await measure('status=UNPAID&status=CLOSED, deep cursor', `/admin/orders?status=UNPAID&status=CLOSED&after=${deepCursor}`, 100);
 console.log('\ndashboard:');
 await measure('GET /admin', '/admin', 300);
 
@@ -86,6 +101,7 @@ clearInterval(sampler);
 console.log(`${rows.toLocaleString('en')} rows, ${(size / 1024 / 1024).toFixed(0)} MiB in ${seconds.toFixed(1)} s: ${Math.round(rows / seconds).toLocaleString('en')} rows/s (target ≥ 50,000)`);
 console.log(`RSS (server and client in this process): before ${(rssBefore / 1024 / 1024).toFixed(0)} MiB, peak ${(peakRss / 1024 / 1024).toFixed(0)} MiB`);
 
+console.log(`load average at end: ${loadAverage()}`);
 await shop.close();
 await db.$disconnect();
 await database.stop();

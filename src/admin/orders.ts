@@ -7,9 +7,11 @@ import {
   exportOrdersCsv,
   filtersToQuery,
   getAdminOrder,
+  isShortSearch,
   listAdminOrders,
   ORDER_STATUSES,
   parseOrderFilters,
+  SHORT_SEARCH_WINDOW,
 } from '../shop/admin-orders.js';
 import { InvalidRequestError } from '../shop/errors.js';
 import { addOrderNote, closeOrder, queryOrderPayment, resolveAttention } from '../shop/order-actions.js';
@@ -71,6 +73,7 @@ export function orderPages(deps: AdminDeps): Router {
       counts,
       statuses: ORDER_STATUSES,
       countCap: cap,
+      shortSearch: isShortSearch(filters.q) ? SHORT_SEARCH_WINDOW : undefined,
       query: (extra: Record<string, string | undefined> = {}, overrides: Partial<typeof filters> = {}) => filtersToQuery({ ...filters, ...overrides }, extra),
       itemsSummary,
     });
