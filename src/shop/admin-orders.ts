@@ -138,13 +138,12 @@ export function isShortSearch(q: string | undefined): boolean {
  * Items whose name contains q (case-insensitively), shaped for the index that can serve q:
  * trigrams (order_items_name_trgm_idx) for 3+ ASCII letters or digits; otherwise each name's
  * characters (order_items_name_chars_idx), which is what serves Chinese: the database's C ctype
- * gives Chinese text no trigrams at all. Written as lower() LIKE there, so that the planner does
- * not pick the trigram index for a search it can only answer by reading all of it.
+ * gives Chinese text no trigrams at all.
  */
 function nameContains(sql: Sql, q: string): string {
   const pattern = sql.param(`%${escapeLike(q)}%`);
-  // No index helps (see isShortSearch): written so that the planner does not read the whole
-  // trigram index for it either, but checks the orders in the window one by one.
+  // No index helps (see isShortSearch). lower() LIKE, which the trigram index does not match, so
+  // the planner checks the orders in the window one by one instead of reading all of that index.
   if (isShortSearch(q)) return `lower(i.name) LIKE lower(${pattern})`;
   const contains = `i.name ILIKE ${pattern}`;
   if (hasTrigrams(q)) return contains;
@@ -280,7 +279,8 @@ export async function listAdminOrders(db: Db, f: OrderFilters, opts: { after?: s
 
 /**
  * Orders per status under the current filters (status aside), each capped at COUNT_CAP. Without a
- * search text each status is counted on its own index; with one, the matches are found once.
+ * search text each status is counted on its own index; with one, the newest SEARCH_COUNT_CAP
+ * matches of each search alternative are counted together.
  */
 export async function countOrdersByStatus(db: Db, f: OrderFilters): Promise<{ counts: Record<OrderStatus, number>; cap: number }> {
   const sql = new Sql();
