@@ -1,21 +1,24 @@
+import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { wantsJson } from '../lib/wants-json.js';
 import { parseYuan } from '../lib/money.js';
 import {
   countOrdersByStatus,
+  exportOrdersCsv,
   filtersToQuery,
   getAdminOrder,
+  isShortSearch,
   listAdminOrders,
   ORDER_STATUSES,
   parseOrderFilters,
-  streamAdminOrders,
+  SHORT_SEARCH_WINDOW,
 } from '../shop/admin-orders.js';
 import { InvalidRequestError } from '../shop/errors.js';
 import { addOrderNote, closeOrder, queryOrderPayment, resolveAttention } from '../shop/order-actions.js';
 import { checkRefund, newRefundFormToken, refundableFen, refundOrder } from '../shop/payments/refunds.js';
 import type { Actor } from '../shop/operator-actions.js';
 import { paymentDeps, type AdminDeps } from './deps.js';
-import { CSV_HEADER, csvLine, itemsSummary, orderCsvLine, orderDetailJson, orderListJson } from './present.js';
+import { CSV_HEADER, csvLine, itemsSummary, orderDetailJson, orderListJson } from './present.js';
 import { ADMIN_BASE, operatorOf, requireAdmin } from './session.js';
 
 function actorOf(res: Response): Actor {
@@ -26,19 +29,6 @@ function actorOf(res: Response): Actor {
 function field(req: Request, name: string): string {
   const value = ((req.body ?? {}) as Record<string, unknown>)[name];
   return typeof value === 'string' ? value : '';
-}
-
-/** Waits until the client has taken what was written (or went away): memory stays flat. */
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 function param(req: Request, name: string): string {
@@ -83,22 +73,24 @@ export function orderPages(deps: AdminDeps): Router {
       counts,
       statuses: ORDER_STATUSES,
       countCap: cap,
+      shortSearch: isShortSearch(filters.q) ? SHORT_SEARCH_WINDOW : undefined,
       query: (extra: Record<string, string | undefined> = {}, overrides: Partial<typeof filters> = {}) => filtersToQuery({ ...filters, ...overrides }, extra),
       itemsSummary,
     });
   });
 
   router.get('/orders.csv', async (req, res) => {
-    const filters = parseOrderFilters(req.query);
+    const rows = await exportOrdersCsv(deps.db, parseOrderFilters(req.query));
     res.set('Content-Type', 'text/csv; charset=utf-8');
     res.set('Content-Disposition', `attachment; filename="orders-${new Date().toISOString().slice(0, 10)}.csv"`);
     // The BOM makes Excel read UTF-8 (Chinese names) correctly.
     res.write(`\uFEFF${csvLine(CSV_HEADER)}`);
-    for await (const batch of streamAdminOrders(deps.db, filters)) {
-      if (res.destroyed) break;
-      if (!res.write(batch.map(orderCsvLine).join(''))) await drained(res);
+    try {
+      await pipeline(rows, res);
+    } catch (err) {
+      // The operator cancelled the download: the export stopped and its connection was closed.
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
     }
-    res.end();
   });
 
   router.get('/orders/:outTradeNo', async (req, res) => {

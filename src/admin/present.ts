@@ -1,6 +1,6 @@
-import { BEIJING_OFFSET_MS, beijingDateTime } from '../lib/beijing-time.js';
+import { BEIJING_OFFSET_MS } from '../lib/beijing-time.js';
 import { formatYuan } from '../lib/money.js';
-import type { AdminOrderDetail, AdminOrderRow, ExportRow, TimelineEntry } from '../shop/admin-orders.js';
+import type { AdminOrderDetail, AdminOrderRow, TimelineEntry } from '../shop/admin-orders.js';
 
 /** ISO 8601 in Beijing time with its offset: 2026-11-25T21:51:52.000+08:00 */
 export function isoBeijing(date: Date): string {
@@ -55,19 +55,4 @@ export const CSV_HEADER = ['Order no.', 'Created (Beijing)', 'Items', 'Total', '
 
 export function csvLine(cells: string[]): string {
   return `${cells.map(csvCell).join(',')}\r\n`;
-}
-
-export function orderCsvLine(o: ExportRow): string {
-  return csvLine([
-    o.outTradeNo,
-    beijingDateTime(o.createdAt),
-    o.itemsSummary,
-    formatYuan(o.totalFen),
-    o.status,
-    o.paidAt ? beijingDateTime(o.paidAt) : '',
-    o.tradeNo ?? '',
-    o.buyerLogonId ?? '',
-    formatYuan(o.refundedFen),
-    o.attention ?? '',
-  ]);
 }

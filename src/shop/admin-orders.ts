@@ -1,4 +1,7 @@
-import { queryRows, type Db } from '../db/client.js';
+import type { Readable } from 'node:stream';
+import { escapeLiteral, type QueryResultRow } from 'pg';
+import { poolOf, queryRows, type Db } from '../db/client.js';
+import { copyValuesOut } from '../db/copy-out.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
 import { beijingDate, startOfBeijingDay } from '../lib/beijing-time.js';
 import { InvalidRequestError, NotFoundError } from './errors.js';
@@ -10,8 +13,8 @@ export const ORDER_STATUSES: readonly OrderStatus[] = ['UNPAID', 'PAID', 'REFUND
 export const PAGE_SIZE = 50;
 /** Tab counts stop counting here ("10,000+"): an exact count of a million rows costs more than it tells. */
 export const COUNT_CAP = 10_000;
-/** With a search text the matches are read row by row (goods names): counted up to here ("1,000+"). */
-export const SEARCH_COUNT_CAP = 1_000;
+/** With a search text the matches are read row by row (goods names): counted up to here ("200+"). */
+export const SEARCH_COUNT_CAP = 200;
 const MAX_Q = 100;
 
 export interface OrderFilters {
@@ -113,28 +116,111 @@ function isNumberLike(q: string): boolean {
   return /^\d+$/.test(q) || /^[0-9a-f]{8,}$/i.test(q) || q.includes('@') || q.includes('*');
 }
 
-function whereClause(sql: Sql, f: OrderFilters, opts: { withStatus: boolean }): string[] {
-  const where: string[] = [];
-  if (opts.withStatus && f.statuses.length === 1) where.push(`o.status = ${sql.param(f.statuses[0])}::"OrderStatus"`);
-  else if (opts.withStatus && f.statuses.length > 1) where.push(`o.status = ANY(${sql.param(f.statuses)}::"OrderStatus"[])`);
-  if (f.from) where.push(`o.created_at >= ${sql.param(parseDate(f.from, 'from'))}`);
-  if (f.to) where.push(`o.created_at < ${sql.param(startOfBeijingDay(parseDate(f.to, 'to'), 1))}`);
-  if (f.attention) where.push('o.attention IS NOT NULL');
+/** How many of the newest orders a short goods-name search looks through (see isShortSearch). */
+export const SHORT_SEARCH_WINDOW = 10_000;
+
+/** 3+ ASCII letters or digits in a row: pg_trgm finds trigrams in the search (C ctype: ASCII only). */
+function hasTrigrams(q: string): boolean {
+  return /[A-Za-z0-9]{3}/.test(q);
+}
+
+/**
+ * A goods-name search that no index serves: ASCII only, without 3 letters or digits in a row
+ * (e.g. "x", "7", "a b"). Trigrams need 3, and single ASCII letters are in nearly every name, so
+ * the character index cannot narrow them. Such a search looks through the newest
+ * SHORT_SEARCH_WINDOW orders only, and the page says so.
+ */
+export function isShortSearch(q: string | undefined): boolean {
+  return q !== undefined && !isNumberLike(q) && !hasTrigrams(q) && /^[\x20-\x7e]*$/.test(q);
+}
+
+/**
+ * Items whose name contains q (case-insensitively), shaped for the index that can serve q:
+ * trigrams (order_items_name_trgm_idx) for 3+ ASCII letters or digits; otherwise each name's
+ * characters (order_items_name_chars_idx), which is what serves Chinese: the database's C ctype
+ * gives Chinese text no trigrams at all.
+ */
+function nameContains(sql: Sql, q: string): string {
+  const pattern = sql.param(`%${escapeLike(q)}%`);
+  // No index helps (see isShortSearch). lower() LIKE, which the trigram index does not match, so
+  // the planner checks the orders in the window one by one instead of reading all of that index.
+  if (isShortSearch(q)) return `lower(i.name) LIKE lower(${pattern})`;
+  const contains = `i.name ILIKE ${pattern}`;
+  if (hasTrigrams(q)) return contains;
+  return `regexp_split_to_array(lower(i.name), '') @> regexp_split_to_array(lower(${sql.param(q)}), '') AND ${contains}`;
+}
+
+interface Where {
+  /** Conditions that all hold. */
+  all: string[];
+  /** The search text's alternatives (any one matches), each served by an index of its own. */
+  any: string[];
+}
+
+function whereClause(sql: Sql, f: OrderFilters, opts: { withStatus: boolean }): Where {
+  const all: string[] = [];
+  const any: string[] = [];
+  if (opts.withStatus && f.statuses.length === 1) all.push(`o.status = ${sql.param(f.statuses[0])}::"OrderStatus"`);
+  else if (opts.withStatus && f.statuses.length > 1) all.push(`o.status = ANY(${sql.param(f.statuses)}::"OrderStatus"[])`);
+  if (f.from) all.push(`o.created_at >= ${sql.param(parseDate(f.from, 'from'))}`);
+  if (f.to) all.push(`o.created_at < ${sql.param(startOfBeijingDay(parseDate(f.to, 'to'), 1))}`);
+  if (f.attention) all.push('o.attention IS NOT NULL');
   if (f.q) {
     const prefix = sql.param(`${escapeLike(f.q)}%`);
+    any.push(`o.out_trade_no LIKE ${prefix}`, `o.buyer_logon_id LIKE ${prefix}`);
     if (isNumberLike(f.q)) {
-      // Each prefix on its own index (a plain OR would be read newest-first through the whole table).
-      where.push(`o.id IN (SELECT id FROM orders WHERE out_trade_no LIKE ${prefix}
-        UNION SELECT id FROM orders WHERE trade_no LIKE ${prefix}
-        UNION SELECT id FROM orders WHERE buyer_logon_id LIKE ${prefix})`);
+      any.push(`o.trade_no LIKE ${prefix}`);
     } else {
-      // Part of a goods name: a contains-search that no btree serves, read newest first.
-      const contains = sql.param(`%${escapeLike(f.q)}%`);
-      where.push(`(o.buyer_logon_id LIKE ${prefix} OR o.out_trade_no LIKE ${prefix}
-        OR EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.name ILIKE ${contains}))`);
+      // Part of a goods name: through an index when the name is rare, newest first when common.
+      const window = isShortSearch(f.q)
+        ? `o.created_at >= coalesce((SELECT created_at FROM orders ORDER BY created_at DESC, id DESC OFFSET ${SHORT_SEARCH_WINDOW - 1} LIMIT 1), '-infinity') AND `
+        : '';
+      any.push(`${window}EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND ${nameContains(sql, f.q)})`);
     }
   }
-  return where;
+  return { all, any };
+}
+
+const NEWEST_FIRST = 'ORDER BY o.created_at DESC, o.id DESC';
+
+function conditions(list: string[]): string {
+  return list.length ? `WHERE ${list.join(' AND ')}` : '';
+}
+
+/**
+ * The ids of the orders a search matches, each alternative read on its own with `tail` (order,
+ * limit) — an OR of them would be read newest first through the whole table. May repeat an id.
+ */
+function searchIds(w: Where, extra: string[], tail: string): string {
+  return w.any.map((alt) => `(SELECT o.id FROM orders o ${conditions([...w.all, ...extra, alt])} ${tail})`).join(' UNION ALL ');
+}
+
+/** Every condition in one WHERE, for reading all matches (the export). */
+function allMatching(w: Where): string {
+  return conditions(w.any.length ? [...w.all, `(${w.any.join(' OR ')})`] : w.all);
+}
+
+/**
+ * The list's queries read a page or a capped count through indexes. A parallel plan's start-up
+ * costs more than it saves there (three times slower on a busy two-core server), so they run
+ * without parallel workers.
+ */
+async function listQuery<T extends QueryResultRow>(db: Db, text: string, params: unknown[]): Promise<T[]> {
+  const pool = poolOf(db);
+  if (!pool) return queryRows<T>(db, text, params);
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  try {
+    await client.query('BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0');
+    const { rows } = await client.query<T>({ text, values: params });
+    await client.query('COMMIT');
+    return rows;
+  } catch (err) {
+    failed = err as Error;
+    throw err;
+  } finally {
+    client.release(failed);
+  }
 }
 
 const COLUMNS = `o.id, o.out_trade_no, o.status::text AS status, o.total_fen, o.refunded_fen, o.trade_no, o.buyer_logon_id,
@@ -175,10 +261,11 @@ function toOrder(r: Row): AdminOrderRow {
 async function selectPage(db: Db, f: OrderFilters, after: { createdAt: Date; id: number } | undefined, limit: number): Promise<AdminOrderRow[]> {
   const sql = new Sql();
   const where = whereClause(sql, f, { withStatus: true });
-  if (after) where.push(`(o.created_at, o.id) < (${sql.param(after.createdAt)}, ${sql.param(after.id)})`);
-  const text = `SELECT ${COLUMNS} FROM orders o ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY o.created_at DESC, o.id DESC LIMIT ${sql.param(limit)}`;
-  return (await queryRows<Row>(db, text, sql.params)).map(toOrder);
+  const keyset = after ? [`(o.created_at, o.id) < (${sql.param(after.createdAt)}, ${sql.param(after.id)})`] : [];
+  const take = `LIMIT ${sql.param(limit)}`;
+  const matching = where.any.length ? `WHERE o.id IN (${searchIds(where, keyset, `${NEWEST_FIRST} ${take}`)})` : conditions([...where.all, ...keyset]);
+  const text = `SELECT ${COLUMNS} FROM orders o ${matching} ${NEWEST_FIRST} ${take}`;
+  return (await listQuery<Row>(db, text, sql.params)).map(toOrder);
 }
 
 /** One page, newest first, keyset-paginated on (created_at, id): stable while new orders arrive. */
@@ -192,49 +279,91 @@ export async function listAdminOrders(db: Db, f: OrderFilters, opts: { after?: s
 
 /**
  * Orders per status under the current filters (status aside), each capped at COUNT_CAP. Without a
- * search text each status is counted on its own index; with one, the matches are found once.
+ * search text each status is counted on its own index; with one, the newest SEARCH_COUNT_CAP
+ * matches of each search alternative are counted together.
  */
 export async function countOrdersByStatus(db: Db, f: OrderFilters): Promise<{ counts: Record<OrderStatus, number>; cap: number }> {
   const sql = new Sql();
   const where = whereClause(sql, f, { withStatus: false });
   const capValue = f.q ? SEARCH_COUNT_CAP : COUNT_CAP;
   const cap = sql.param(capValue + 1);
-  const text = f.q
-    ? `SELECT status, count(*)::int AS n FROM (SELECT o.status::text AS status FROM orders o WHERE ${where.join(' AND ')} LIMIT ${cap}) x GROUP BY status`
+  const text = where.any.length
+    ? `SELECT o.status::text AS status, count(*)::int AS n FROM orders o WHERE o.id IN (${searchIds(where, [], `${NEWEST_FIRST} LIMIT ${cap}`)}) GROUP BY 1`
     : `SELECT s.status::text AS status,
-        (SELECT count(*)::int FROM (SELECT 1 FROM orders o WHERE o.status = s.status ${where.map((w) => `AND ${w}`).join(' ')} LIMIT ${cap}) x) AS n
+        (SELECT count(*)::int FROM (SELECT 1 FROM orders o WHERE o.status = s.status ${where.all.map((w) => `AND ${w}`).join(' ')} LIMIT ${cap}) x) AS n
       FROM unnest(enum_range(NULL::"OrderStatus")) AS s(status)`;
-  const rows = await queryRows<{ status: OrderStatus; n: number }>(db, text, sql.params);
+  const rows = await listQuery<{ status: OrderStatus; n: number }>(db, text, sql.params);
   const counts = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
   for (const r of rows) counts[r.status] = r.n;
   return { counts, cap: capValue };
 }
 
-export type ExportRow = Omit<AdminOrderRow, 'items'> & { itemsSummary: string };
-
-const EXPORT_COLUMNS = `o.id, o.out_trade_no, o.status::text AS status, o.total_fen, o.refunded_fen, o.trade_no, o.buyer_logon_id,
-  o.created_at, o.paid_at, o.attention,
-  (SELECT string_agg(CASE WHEN i.quantity = 1 THEN i.name ELSE i.name || ' ×' || i.quantity END, '; ' ORDER BY i.id)
-   FROM order_items i WHERE i.order_id = o.id) AS items_summary`;
-
-/** Every matching order, newest first, in keyset batches (constant memory whatever the size). */
-export async function* streamAdminOrders(db: Db, f: OrderFilters, batchSize = 5_000): AsyncGenerator<ExportRow[]> {
-  let after: { createdAt: Date; id: number } | undefined;
-  for (;;) {
-    const sql = new Sql();
-    const where = whereClause(sql, f, { withStatus: true });
-    if (after) where.push(`(o.created_at, o.id) < (${sql.param(after.createdAt)}, ${sql.param(after.id)})`);
-    const text = `SELECT ${EXPORT_COLUMNS} FROM orders o ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY o.created_at DESC, o.id DESC LIMIT ${sql.param(batchSize)}`;
-    const rows = (await queryRows<Omit<Row, 'items'> & { items_summary: string | null }>(db, text, sql.params)).map((r) => ({
-      ...toOrder({ ...r, items: [] }),
-      itemsSummary: r.items_summary ?? '',
-    }));
-    if (rows.length) yield rows;
-    if (rows.length < batchSize) return;
-    const last = rows.at(-1)!;
-    after = { createdAt: last.createdAt, id: last.id };
+/**
+ * Values written into the SQL text itself, for COPY (which takes no parameters). Only values the
+ * filters already checked reach here; strings go through pg's escapeLiteral all the same.
+ */
+class InlineSql extends Sql {
+  override param(value: unknown): string {
+    if (typeof value === 'string') return escapeLiteral(value);
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    if (value instanceof Date) return `${escapeLiteral(value.toISOString())}::timestamptz`;
+    if (Array.isArray(value)) return `ARRAY[${value.map((v) => this.param(v)).join(', ')}]::text[]`;
+    throw new Error(`cannot inline ${typeof value} into SQL`);
   }
+}
+
+const FORMULA_START = `E'^[-=+@\\t\\r]'`;
+const NEEDS_QUOTES = `E'[",\\r\\n]'`;
+
+/** present.ts csvCell in SQL: text a spreadsheet would read as a formula gets a leading ', then quotes when needed. */
+function csvCell(expr: string): string {
+  return `CASE WHEN ${expr} !~ E'^[-=+@\\t\\r]|[",\\r\\n]' THEN ${expr}
+    WHEN ${expr} ~ ${NEEDS_QUOTES} THEN '"' || replace(CASE WHEN ${expr} ~ ${FORMULA_START} THEN '''' ELSE '' END || ${expr}, '"', '""') || '"'
+    ELSE '''' || ${expr} END`;
+}
+
+/** An instant in Beijing wall-clock time, as beijingDateTime writes it: "2026-11-25 21:51:52". */
+function beijingText(expr: string): string {
+  return `to_char(${expr} AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD HH24:MI:SS')`;
+}
+
+/** Fen in yuan, as formatYuan writes it: 1230 → "12.30". */
+function yuanText(expr: string): string {
+  return `(${expr} * 0.01)::text`;
+}
+
+/**
+ * The CSV export as a SELECT of one text column, each row a finished CSV line (CRLF) in the order
+ * of present.ts CSV_HEADER, newest first. Formatted by PostgreSQL and streamed out with COPY: a
+ * million rows never become JavaScript objects.
+ */
+export function exportOrdersQuery(f: OrderFilters): string {
+  const sql = new InlineSql();
+  const where = whereClause(sql, f, { withStatus: true });
+  const cells = [
+    csvCell('o.out_trade_no'),
+    beijingText('o.created_at'),
+    `coalesce(${csvCell('it.summary')}, '')`,
+    yuanText('o.total_fen'),
+    'o.status::text',
+    `coalesce(${beijingText('o.paid_at')}, '')`,
+    `coalesce(${csvCell('o.trade_no')}, '')`,
+    `coalesce(${csvCell('o.buyer_logon_id')}, '')`,
+    yuanText('o.refunded_fen'),
+    `coalesce(${csvCell('o.attention')}, '')`,
+  ];
+  return `SELECT ${cells.join(" || ',' || ")} || E'\\r\\n'
+    FROM orders o
+    CROSS JOIN LATERAL (
+      SELECT string_agg(CASE WHEN i.quantity = 1 THEN i.name ELSE i.name || ' ×' || i.quantity END, '; ' ORDER BY i.id) AS summary
+      FROM order_items i WHERE i.order_id = o.id) it
+    ${allMatching(where)}
+    ${NEWEST_FIRST}`;
+}
+
+/** Every matching order as CSV lines (no header), streamed from PostgreSQL with backpressure. */
+export function exportOrdersCsv(db: Db, f: OrderFilters): Promise<Readable> {
+  return copyValuesOut(db, exportOrdersQuery(f));
 }
 
 export interface TimelineEntry {
