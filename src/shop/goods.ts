@@ -5,7 +5,9 @@ export const PAGE_SIZE = 20;
 /** Results are counted up to this many; past it the catalog says "1,000+" and pages stop there. */
 export const COUNT_CAP = 1_000;
 export const MAX_PAGES = COUNT_CAP / PAGE_SIZE;
-/** Active goods, in id order, that a search reads before it asks the n-gram index instead. */
+/** Active goods, in id order, that a search reads first: how common its text is. */
+export const PROBE_WINDOW = 2_000;
+/** Active goods, in id order, that a search for a common text reads to count and page. */
 export const SCAN_WINDOW = 20_000;
 
 /** The stored cover picture of a goods (position 0), as its keys; presented by presentImage. */
@@ -53,13 +55,16 @@ async function count(db: Db, rows: string, params: unknown[]): Promise<number> {
 
 /**
  * Active goods, optionally filtered by a case-insensitive substring of the name, 20 to a page in
- * id order, counted up to COUNT_CAP. Each query is bounded however common or rare the text is:
- * a term in many names is found among the first SCAN_WINDOW goods, where an ordered scan stops
- * after a page; a term in few names is found through the n-gram index (1-character queries too).
+ * id order, counted up to COUNT_CAP. The cost stays bounded however common or rare the text is:
+ * the first PROBE_WINDOW goods tell which; a common text (in 5% or more of them) is counted and
+ * paged among the first SCAN_WINDOW goods by an ordered scan that stops at the cap; the others
+ * through the n-gram index, which serves 1- and 2-character queries too.
  */
-export async function listGoods(db: Db, opts: { q?: string; page?: number; scanWindow?: number } = {}): Promise<GoodsPage> {
+export async function listGoods(
+  db: Db,
+  opts: { q?: string; page?: number; probeWindow?: number; scanWindow?: number } = {},
+): Promise<GoodsPage> {
   const q = (opts.q ?? '').trim().slice(0, 100);
-  const window = opts.scanWindow ?? SCAN_WINDOW;
   const requested = Math.max(1, opts.page ?? 1);
   const capped = (n: number) => n > COUNT_CAP;
   const pageFor = (n: number) => Math.min(requested, capped(n) ? MAX_PAGES : Math.max(1, Math.ceil(n / PAGE_SIZE)));
@@ -84,18 +89,26 @@ export async function listGoods(db: Db, opts: { q?: string; page?: number; scanW
 
   // Match % and _ literally.
   const pattern = `%${q.replace(/[\\%_]/g, '\\$&')}%`;
-  const fromWindow = (page: number) =>
-    queryRows<Item>(db, `SELECT ${ITEM_COLUMNS} FROM ${WINDOW} g ${COVER} WHERE lower(g.name) LIKE lower($1) ORDER BY g.id LIMIT $3 OFFSET $4`, [pattern, window, ...pageArgs(page)]);
-  const inWindow = await count(db, `SELECT 1 FROM ${WINDOW} w WHERE lower(w.name) LIKE lower($1) LIMIT $3`, [pattern, window, COUNT_CAP + 1]);
-  if (capped(inWindow)) {
+  /** Matches among the first `size` goods (null: all), counted up to `upTo`. */
+  const countIn = (size: number, upTo: number) =>
+    count(db, `SELECT 1 FROM ${WINDOW} w WHERE lower(w.name) LIKE lower($1) LIMIT $3`, [pattern, size, upTo]);
+  const pageIn = (size: number | null, page: number) =>
+    queryRows<Item>(db, `SELECT ${ITEM_COLUMNS} FROM ${WINDOW} g ${COVER} WHERE lower(g.name) LIKE lower($1) ORDER BY g.id LIMIT $3 OFFSET $4`, [pattern, size, ...pageArgs(page)]);
+
+  let window = opts.probeWindow ?? PROBE_WINDOW;
+  let inWindow = await countIn(window, window);
+  if (inWindow * 20 >= window) {
+    window = opts.scanWindow ?? SCAN_WINDOW;
+    inWindow = await countIn(window, COUNT_CAP + 1);
     // The first COUNT_CAP + 1 matches, and so every page that can be shown, lie in the window.
-    const page = pageFor(inWindow);
-    return done(await fromWindow(page), inWindow, page);
+    if (capped(inWindow)) return done(await pageIn(window, pageFor(inWindow)), inWindow, pageFor(inWindow));
   }
   const n = await count(db, `SELECT 1 FROM goods WHERE active AND ${INDEXED} LIMIT $3`, [pattern, q, COUNT_CAP + 1]);
   const page = pageFor(n);
-  if (inWindow >= Math.min(n, page * PAGE_SIZE + 1)) return done(await fromWindow(page), n, page);
-  // The matches, found through the index, sorted; few unless they are many but past the window.
+  if (inWindow >= Math.min(n, page * PAGE_SIZE + 1)) return done(await pageIn(window, page), n, page);
+  // Many matches, though not among the first goods: an ordered scan still stops after the page.
+  if (capped(n)) return done(await pageIn(null, page), n, page);
+  // Few matches: found through the index, then sorted.
   const rows = await queryRows<Item>(
     db,
     `WITH m AS MATERIALIZED (SELECT id FROM goods WHERE active AND ${INDEXED}),

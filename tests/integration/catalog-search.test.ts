@@ -30,14 +30,20 @@ async function reference(q: string): Promise<number[]> {
 describe('listGoods: counted up to the cap, paged with one extra row', () => {
   const queries = ['批量', '批', 'alpha', 'ALPHA', '壶', '紫砂壶', '#7', '#77', '#1249', 'no such goods', '量 A', '%', ''];
   // Window sizes that send every query down each path: all in the window, some, none.
-  it.each([1, 40, 700, 100_000])('gives the same page and count as a plain ILIKE scan, scan window %i', async (scanWindow) => {
+  it.each([
+    [1, 1],
+    [10, 40],
+    [10, 700],
+    [100, 100_000],
+    [2_000, 100_000],
+  ])('gives the same page and count as a plain ILIKE scan, probe window %i, scan window %i', async (probeWindow, scanWindow) => {
     for (const q of queries) {
       const all = q ? await reference(q) : (await t.sql<{ id: number }>('SELECT id FROM goods WHERE active ORDER BY id')).map((r) => r.id);
       const lastPage = all.length > COUNT_CAP ? MAX_PAGES : Math.max(1, Math.ceil(all.length / PAGE_SIZE));
       for (const page of [1, 2, 3, lastPage - 1, lastPage, lastPage + 1, 99_999].filter((p) => p >= 1)) {
-        const got = await listGoods(t.db, { q, page, scanWindow });
+        const got = await listGoods(t.db, { q, page, probeWindow, scanWindow });
         const shown = Math.min(page, lastPage);
-        const label = `q=${q} page=${page} window=${scanWindow}`;
+        const label = `q=${q} page=${page} windows=${probeWindow}/${scanWindow}`;
         expect(got.page, label).toBe(shown);
         expect(got.items.map((g) => g.id), label).toEqual(all.slice((shown - 1) * PAGE_SIZE, shown * PAGE_SIZE));
         expect(got.total, label).toBe(Math.min(all.length, COUNT_CAP));
