@@ -146,6 +146,8 @@ async function startShop(label: string, databaseUrl: string, runDir: string): Pr
       ALIPAY_APP_PRIVATE_KEY: keys.app.privateKey,
       ALIPAY_PUBLIC_KEY: keys.alipay.publicKey,
       ALIPAY_GATEWAY: 'https://openapi.alipay.invalid/gateway.do',
+      // Guest orders send no mail; production requires the setting.
+      SMTP_URL: 'smtp://127.0.0.1:9',
       // All the load comes from one address and 200 sessions; real shoppers are many.
       ORDERS_PER_SESSION_PER_10_MIN: '100000',
       ORDERS_PER_IP_PER_10_MIN: '1000000',
