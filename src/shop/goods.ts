@@ -1,4 +1,4 @@
-import { queryRows, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { NotFoundError } from './errors.js';
 
 export const PAGE_SIZE = 20;
@@ -47,8 +47,13 @@ const WINDOW = `(SELECT id, name, description, price_fen, image_path FROM goods 
 // Candidates from the n-gram index (migration 20261127182000_goods_name_grams); LIKE decides.
 const INDEXED = `goods_name_grams(name) @> goods_query_grams($2) AND lower(name) LIKE lower($1)`;
 
+// Unnamed statements (Prisma's raw queries): each is planned for its own text, never with a
+// generic plan that would not know whether the text is common or rare.
+function queryRows<T>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
+  return db.$queryRawUnsafe<T[]>(sql, ...params);
+}
+
 async function count(db: Db, rows: string, params: unknown[]): Promise<number> {
-  // Unnamed statements: each is planned for its own text, never with a generic plan.
   const [row] = await queryRows<{ n: number }>(db, `SELECT count(*)::int AS n FROM (${rows}) s`, params);
   return row!.n;
 }
