@@ -261,7 +261,7 @@ function wrk(setup: Setup, seconds: number, script: string, notificationsFile: s
   return new Promise((resolve, reject) => {
     const child = spawn(
       'wrk',
-      [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, `http://127.0.0.1:${setup.servers[0]!.port}/`, '--',
+      [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', script, `http://127.0.0.1:${setup.servers[0]!.port}/`, '--',
         setup.files.browse, setup.files.shoppers, notificationsFile, String(setup.offset), String(THREADS), setup.files.cookie],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIXED_HOSTS: hosts } },
     );
@@ -377,7 +377,7 @@ try {
     }
   }
 
-  const head = ['setup', 'req/s median (min–max)', 'browse / buy / notify per s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx/3xx', 'shop CPU', 'db CPU', 'orders placed · notifications applied (whole run)'];
+  const head = ['setup', 'req/s median (min–max)', 'browse / buy / notify per s', 'p50 ms', 'p99 ms', 'errors (timeout 10 s)', 'non-2xx/3xx', 'shop CPU (all its processes)', 'db CPU', 'orders placed · notifications applied (whole run)'];
   const rows: string[][] = [];
   for (const s of setups) {
     const rs = results.get(s.name)!;
