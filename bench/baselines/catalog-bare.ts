@@ -23,7 +23,7 @@ app.set('view cache', true);
 app.locals.formatPrice = formatPrice;
 
 app.get('/template', (_req, res) => {
-  res.render('goods/index', { items, page: 1, pageCount: Math.max(1, Math.ceil(total / 20)), total, q: '', csrfToken: 'x'.repeat(43), cartCount: 0 });
+  res.render('goods/index', { items, page: 1, pageCount: Math.max(1, Math.ceil(total / 20)), total, capped: false, hasNext: total > 20, q: '', csrfToken: 'x'.repeat(43), cartCount: 0 });
 });
 
 const bare = ejs.compile(

@@ -2,7 +2,8 @@ import pg from 'pg';
 
 /**
  * A comparable description of the public schema: columns, enums, indexes and constraints
- * (CHECK constraints, trigram indexes `*_trgm_idx` and character-array indexes `*_chars_idx`
+ * (CHECK constraints, trigram indexes `*_trgm_idx`, character-array indexes `*_chars_idx` and n-gram
+ * expression indexes `*_grams_idx`
  * excluded: Prisma does not model them, our migrations add them by hand).
  */
 export async function describeSchema(url: string) {
@@ -23,7 +24,7 @@ export async function describeSchema(url: string) {
         WHERE n.nspname = 'public' GROUP BY t.typname ORDER BY t.typname`),
       indexes: await q(`
         SELECT tablename, indexname, indexdef FROM pg_indexes
-        WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' AND indexname NOT LIKE '%\\_trgm\\_idx' AND indexname NOT LIKE '%\\_chars\\_idx'
+        WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' AND indexname NOT LIKE '%\\_trgm\\_idx' AND indexname NOT LIKE '%\\_chars\\_idx' AND indexname NOT LIKE '%\\_grams\\_idx'
         ORDER BY tablename, indexname`),
       constraints: await q(`
         SELECT c.conrelid::regclass::text AS table_name, c.conname, c.contype, pg_get_constraintdef(c.oid) AS def
