@@ -8,6 +8,10 @@ const pools = new WeakMap<Db, pg.Pool>();
 
 export function createDb(databaseUrl: string, opts: { poolSize?: number } = {}): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
+  // An idle connection the server ends (restart, idle timeout) is dropped by the pool and the next
+  // query opens a new one; without a listener the 'error' event would end the process. Prisma adds
+  // its own only on its first query, and the hottest statements bypass Prisma (queryRows).
+  pool.on('error', (err) => console.warn(`database: an idle connection was closed and dropped (${err.message})`));
   // A burst (50 copies of a notification) queues for the pool longer than Prisma's default 2 s
   // maxWait for a transaction; wait as long as the pool itself would before failing.
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }), transactionOptions: { maxWait: 5_000, timeout: 10_000 } });

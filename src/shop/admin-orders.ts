@@ -4,6 +4,7 @@ import { poolOf, queryRows, type Db } from '../db/client.js';
 import { copyValuesOut } from '../db/copy-out.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
 import { beijingDate, startOfBeijingDay } from '../lib/beijing-time.js';
+import { searchText } from './search-text.js';
 import { InvalidRequestError, NotFoundError } from './errors.js';
 
 // What the operator console reads: the order list (filters, keyset pages, counts, export), one
@@ -64,8 +65,7 @@ export function parseOrderFilters(query: Record<string, unknown>): OrderFilters 
     if (typeof v !== 'string') throw new InvalidRequestError(`Give ${name} once.`);
     return v.trim() || undefined;
   };
-  const q = one('q');
-  if (q && q.length > MAX_Q) throw new InvalidRequestError(`The search text is too long (at most ${MAX_Q} characters).`);
+  const q = searchText(query.q, MAX_Q);
   const from = one('from');
   const to = one('to');
   if (from) parseDate(from, 'from');

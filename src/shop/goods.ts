@@ -4,6 +4,8 @@ import { NotFoundError } from './errors.js';
 export const PAGE_SIZE = 20;
 /** Results are counted up to this many; past it the catalog says "1,000+" and pages stop there. */
 export const COUNT_CAP = 1_000;
+/** Longer search text is refused at the edge (shop/search-text.ts). */
+export const MAX_SEARCH_LENGTH = 100;
 export const MAX_PAGES = COUNT_CAP / PAGE_SIZE;
 /** Active goods, in id order, that a search reads first: how common its text is. */
 export const PROBE_WINDOW = 2_000;
@@ -69,7 +71,7 @@ export async function listGoods(
   db: Db,
   opts: { q?: string; page?: number; probeWindow?: number; scanWindow?: number } = {},
 ): Promise<GoodsPage> {
-  const q = (opts.q ?? '').trim().slice(0, 100);
+  const q = (opts.q ?? '').trim().slice(0, MAX_SEARCH_LENGTH);
   const requested = Math.max(1, opts.page ?? 1);
   const capped = (n: number) => n > COUNT_CAP;
   const pageFor = (n: number) => Math.min(requested, capped(n) ? MAX_PAGES : Math.max(1, Math.ceil(n / PAGE_SIZE)));

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Router, type Response } from 'express';
 import type { Db } from '../../db/client.js';
-import { createCatalog, getGoods, type GoodsPage } from '../../shop/goods.js';
+import { createCatalog, getGoods, MAX_SEARCH_LENGTH, type GoodsPage } from '../../shop/goods.js';
 import { listGoodsImages, presentImage, type MediaLibrary } from '../../shop/goods-images.js';
 import { NotFoundError } from '../../shop/errors.js';
+import { searchText } from '../../shop/search-text.js';
 
 function pageNumber(value: unknown): number {
   return typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : 1;
@@ -32,7 +33,7 @@ export function catalogRoutes(db: Db, media: Pick<MediaLibrary, 'url'>, opts: { 
   const rendered = new WeakMap<GoodsPage, Map<string, Rendered>>();
 
   router.get('/', async (req, res) => {
-    const q = typeof req.query.q === 'string' ? req.query.q : '';
+    const q = searchText(req.query.q, MAX_SEARCH_LENGTH) ?? '';
     const page = await catalog.list({ q, page: pageNumber(req.query.page) });
     const { csrfToken, cspNonce: _nonce, ...others } = res.locals;
     const key = JSON.stringify(others);
