@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { escapeLiteral, type QueryResultRow } from 'pg';
-import { poolOf, queryRows, type Db } from '../db/client.js';
+import { poolOf, queryRows, queryRowsSerial, type Db } from '../db/client.js';
 import { copyValuesOut } from '../db/copy-out.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
 import { beijingDate, startOfBeijingDay } from '../lib/beijing-time.js';
@@ -200,29 +200,6 @@ function allMatching(w: Where): string {
   return conditions(w.any.length ? [...w.all, `(${w.any.join(' OR ')})`] : w.all);
 }
 
-/**
- * The list's queries read a page or a capped count through indexes. A parallel plan's start-up
- * costs more than it saves there (three times slower on a busy two-core server), so they run
- * without parallel workers.
- */
-async function listQuery<T extends QueryResultRow>(db: Db, text: string, params: unknown[]): Promise<T[]> {
-  const pool = poolOf(db);
-  if (!pool) return queryRows<T>(db, text, params);
-  const client = await pool.connect();
-  let failed: Error | undefined;
-  try {
-    await client.query('BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0');
-    const { rows } = await client.query<T>({ text, values: params });
-    await client.query('COMMIT');
-    return rows;
-  } catch (err) {
-    failed = err as Error;
-    throw err;
-  } finally {
-    client.release(failed);
-  }
-}
-
 const COLUMNS = `o.id, o.out_trade_no, o.status::text AS status, o.total_fen, o.refunded_fen, o.trade_no, o.buyer_logon_id,
   o.created_at, o.paid_at, o.attention,
   COALESCE((SELECT json_agg(json_build_object('name', i.name, 'quantity', i.quantity, 'unitPriceFen', i.unit_price_fen) ORDER BY i.id)
@@ -265,7 +242,7 @@ async function selectPage(db: Db, f: OrderFilters, after: { createdAt: Date; id:
   const take = `LIMIT ${sql.param(limit)}`;
   const matching = where.any.length ? `WHERE o.id IN (${searchIds(where, keyset, `${NEWEST_FIRST} ${take}`)})` : conditions([...where.all, ...keyset]);
   const text = `SELECT ${COLUMNS} FROM orders o ${matching} ${NEWEST_FIRST} ${take}`;
-  return (await listQuery<Row>(db, text, sql.params)).map(toOrder);
+  return (await queryRowsSerial<Row>(db, text, sql.params)).map(toOrder);
 }
 
 /** One page, newest first, keyset-paginated on (created_at, id): stable while new orders arrive. */
@@ -292,7 +269,7 @@ export async function countOrdersByStatus(db: Db, f: OrderFilters): Promise<{ co
     : `SELECT s.status::text AS status,
         (SELECT count(*)::int FROM (SELECT 1 FROM orders o WHERE o.status = s.status ${where.all.map((w) => `AND ${w}`).join(' ')} LIMIT ${cap}) x) AS n
       FROM unnest(enum_range(NULL::"OrderStatus")) AS s(status)`;
-  const rows = await listQuery<{ status: OrderStatus; n: number }>(db, text, sql.params);
+  const rows = await queryRowsSerial<{ status: OrderStatus; n: number }>(db, text, sql.params);
   const counts = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
   for (const r of rows) counts[r.status] = r.n;
   return { counts, cap: capValue };

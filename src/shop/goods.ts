@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import { queryRowsSerial, type Db } from '../db/client.js';
 import { NotFoundError } from './errors.js';
 
 export const PAGE_SIZE = 20;
@@ -9,8 +9,8 @@ export const MAX_SEARCH_LENGTH = 100;
 export const MAX_PAGES = COUNT_CAP / PAGE_SIZE;
 /** Active goods, in id order, that a search reads first: how common its text is. */
 export const PROBE_WINDOW = 2_000;
-/** Active goods, in id order, that a search for a common text reads to count and page. */
-export const SCAN_WINDOW = 20_000;
+/** At most this many active goods, in id order, are read to count and page a common text. */
+export const SCAN_WINDOW = 50_000;
 
 /** The stored cover picture of a goods (position 0), as its keys; presented by presentImage. */
 export interface CoverImage {
@@ -49,11 +49,9 @@ const WINDOW = `(SELECT id, name, description, price_fen, image_path FROM goods 
 // Candidates from the n-gram index (migration 20261127182000_goods_name_grams); LIKE decides.
 const INDEXED = `goods_name_grams(name) @> goods_query_grams($2) AND lower(name) LIKE lower($1)`;
 
-// Unnamed statements (Prisma's raw queries): each is planned for its own text, never with a
-// generic plan that would not know whether the text is common or rare.
-function queryRows<T>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
-  return db.$queryRawUnsafe<T[]>(sql, ...params);
-}
+// Unnamed statements: each is planned for its own text, never with a generic plan that would not
+// know whether the text is common or rare; and without parallel workers (db/client.ts).
+const queryRows = queryRowsSerial;
 
 async function count(db: Db, rows: string, params: unknown[]): Promise<number> {
   const [row] = await queryRows<{ n: number }>(db, `SELECT count(*)::int AS n FROM (${rows}) s`, params);
@@ -63,8 +61,9 @@ async function count(db: Db, rows: string, params: unknown[]): Promise<number> {
 /**
  * Active goods, optionally filtered by a case-insensitive substring of the name, 20 to a page in
  * id order, counted up to COUNT_CAP. The cost stays bounded however common or rare the text is:
- * the first PROBE_WINDOW goods tell which; a common text (in 5% or more of them) is counted and
- * paged among the first SCAN_WINDOW goods by an ordered scan that stops at the cap; the others
+ * the first PROBE_WINDOW goods tell which; a common text (one that the probe says passes the cap
+ * within SCAN_WINDOW goods, i.e. in ~3% of them) is counted and paged among as many goods as that
+ * takes by an ordered scan that stops at the cap; the others
  * through the n-gram index, which serves 1- and 2-character queries too.
  */
 export async function listGoods(
@@ -102,10 +101,13 @@ export async function listGoods(
   const pageIn = (size: number | null, page: number) =>
     queryRows<Item>(db, `SELECT ${ITEM_COLUMNS} FROM ${WINDOW} g ${COVER} WHERE lower(g.name) LIKE lower($1) ORDER BY g.id LIMIT $3 OFFSET $4`, [pattern, size, ...pageArgs(page)]);
 
-  let window = opts.probeWindow ?? PROBE_WINDOW;
-  let inWindow = await countIn(window, window);
-  if (inWindow * 20 >= window) {
-    window = opts.scanWindow ?? SCAN_WINDOW;
+  const probe = opts.probeWindow ?? PROBE_WINDOW;
+  let window = probe;
+  let inWindow = await countIn(probe, probe);
+  // Goods to read, at the probe's density and with room to spare, to pass the cap.
+  const reach = inWindow === 0 ? Infinity : Math.ceil((1.5 * (COUNT_CAP + 1) * probe) / inWindow);
+  if (reach <= (opts.scanWindow ?? SCAN_WINDOW)) {
+    window = Math.max(probe, reach);
     inWindow = await countIn(window, COUNT_CAP + 1);
     // The first COUNT_CAP + 1 matches, and so every page that can be shown, lie in the window.
     if (capped(inWindow)) return done(await pageIn(window, pageFor(inWindow)), inWindow, pageFor(inWindow));

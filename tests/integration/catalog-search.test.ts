@@ -34,6 +34,7 @@ describe('listGoods: counted up to the cap, paged with one extra row', () => {
     [1, 1],
     [10, 40],
     [10, 700],
+    [1, 1_600],
     [100, 100_000],
     [2_000, 100_000],
   ])('gives the same page and count as a plain ILIKE scan, probe window %i, scan window %i', async (probeWindow, scanWindow) => {
