@@ -11,91 +11,37 @@
 //   BENCH_SKIP_BUILD=1   reuse dist/        BENCH_MAX_RPS=3000   notifications signed per setup-second ÷ 20
 //   SHOP_<NAME>=value    passes <NAME>=value to the shops (e.g. SHOP_DATABASE_POOL_SIZE=20)
 // Needs wrk on PATH (Debian: apt-get install wrk).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres/index.js';
 import { migrateDatabase } from '../src/db/migrate.js';
+import { APP_ID, benchKeys, build, HARNESS, median, notifications, num, requireWrk, ROOT, SELLER_ID, SESSION_SECRET, sql, TICKS } from './harness/common.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HARNESS = path.join(ROOT, 'bench', 'harness');
-const CACHE = path.join(ROOT, 'bench', '.cache');
-const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const WARMUP = num('BENCH_WARMUP', 3);
 const DURATION = num('BENCH_DURATION', 10);
 const ROUNDS = num('BENCH_ROUNDS', 3);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 50);
 const THREADS = num('BENCH_THREADS', 2);
-const APP_ID = '2021000122671234';
-const SELLER_ID = '2088102177649450';
-const SESSION_SECRET = 'bench-session-secret-bench-session-secret';
-const TICKS = 100; // USER_HZ on Linux
 const SETUPS = [
   { name: '1 instance', instances: 1 },
   { name: '2 instances', instances: 2 },
 ];
 
-if (spawnSync('wrk', ['--version']).error) {
-  console.error('wrk is not installed: apt-get install wrk (Debian/Ubuntu), then run again.');
-  process.exit(1);
-}
+requireWrk();
 if (THREADS % 2 !== 0) {
   console.error('BENCH_THREADS must be even: wrk threads are split evenly between the two instances.');
   process.exit(1);
 }
 
-if (process.env.BENCH_SKIP_BUILD !== '1') {
-  console.log('building (tsc -p tsconfig.bench.json)…');
-  const built = spawnSync('npx', ['tsc', '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
-  if (built.status !== 0) process.exit(built.status ?? 1);
-}
+build();
 
 // ---- keys and signed notifications: the same cache as bench/run.ts -------------------------------
-mkdirSync(CACHE, { recursive: true });
-const keysFile = path.join(CACHE, 'keys.json');
-if (!existsSync(keysFile)) {
-  const pair = () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    return { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string };
-  };
-  writeFileSync(keysFile, JSON.stringify({ app: pair(), alipay: pair() }));
-}
-const keys = JSON.parse(readFileSync(keysFile, 'utf8')) as Record<'app' | 'alipay', { privateKey: string; publicKey: string }>;
+const keys = benchKeys();
 
-async function notifications(count: number): Promise<{ file: string; outTradeNos: string[] }> {
-  const file = path.join(CACHE, 'notifications.txt');
-  const numbersFile = path.join(CACHE, 'notification-orders.txt');
-  let numbers = existsSync(numbersFile) ? readFileSync(numbersFile, 'utf8').split('\n').filter(Boolean) : [];
-  if (numbers.length < count) {
-    const more = Array.from({ length: count - numbers.length }, () => `20261127${randomBytes(12).toString('hex')}`);
-    console.log(`signing ${more.length} notifications (cached in bench/.cache for later runs)…`);
-    const workers = Math.max(1, os.availableParallelism());
-    const chunks = Array.from({ length: workers }, (_, w) => more.filter((_n, i) => i % workers === w));
-    const signed = await Promise.all(
-      chunks.map(
-        (outTradeNos) =>
-          new Promise<string[]>((resolve, reject) => {
-            const worker = new Worker(path.join(HARNESS, 'sign-worker.mjs'), {
-              workerData: { distAlipay: pathToFileURL(path.join(ROOT, 'dist/src/alipay/index.js')).href, alipayPrivateKeyPem: keys.alipay.privateKey, appId: APP_ID, sellerId: SELLER_ID, outTradeNos },
-            });
-            worker.once('message', resolve);
-            worker.once('error', reject);
-          }),
-      ),
-    );
-    const existing = numbers.length ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-    numbers = [...numbers, ...chunks.flat()];
-    writeFileSync(numbersFile, numbers.join('\n') + '\n');
-    writeFileSync(file, [...existing, ...signed.flat()].join('\n') + '\n');
-  }
-  return { file, outTradeNos: numbers };
-}
 
 // ---- processes and CPU ---------------------------------------------------------------------------
 function cpuTicks(rootPids: (number | undefined)[]): number {
@@ -190,15 +136,6 @@ async function stopAll() {
   );
 }
 
-async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 // ---- set-up of one setup's database and shops ------------------------------------------------------
 interface Setup {
@@ -301,10 +238,6 @@ async function measure(setup: Setup, seconds: number, script: string, notificati
   return r;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 // ---- main ----------------------------------------------------------------------------------------
 const runDir = await mkdtemp(path.join(os.tmpdir(), 'shop-bench-mixed-'));

@@ -15,22 +15,16 @@
 //   SHOP_<NAME>=value    passes <NAME>=value to the shop (e.g. SHOP_DATABASE_POOL_SIZE=20)
 //   BENCH_MAX_RPS=1500   notifications signed per contender-second (each is sent once; cached in bench/.cache)
 // Needs wrk on PATH (Debian: apt-get install wrk).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded-postgres/index.js';
 import { migrateDatabase } from '../src/db/migrate.js';
+import { APP_ID, benchKeys, build, HARNESS, median, notifications, num, requireWrk, ROOT, SELLER_ID, SESSION_SECRET, sql, TICKS } from './harness/common.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HARNESS = path.join(ROOT, 'bench', 'harness');
-const CACHE = path.join(ROOT, 'bench', '.cache');
-const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const WARMUP = num('BENCH_WARMUP', 5);
 const DURATION = num('BENCH_DURATION', 5);
 const ROUNDS = num('BENCH_ROUNDS', 3);
@@ -39,68 +33,19 @@ const THREADS = num('BENCH_THREADS', 2);
 const INSTANCES = num('BENCH_INSTANCES', 1);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT;
-const APP_ID = '2021000122671234';
-const SELLER_ID = '2088102177649450';
-const SESSION_SECRET = 'bench-session-secret-bench-session-secret';
 const GATEWAY = 'https://openapi.alipay.invalid/gateway.do';
-const TICKS = 100; // USER_HZ on Linux
 
 type Scenario = 'notify' | 'purchase' | 'catalog';
 const wanted = (process.argv.slice(2).length ? process.argv.slice(2) : ['notify', 'purchase', 'catalog']) as Scenario[];
 
-if (spawnSync('wrk', ['--version']).error) {
-  console.error('wrk is not installed: apt-get install wrk (Debian/Ubuntu), then run again.');
-  process.exit(1);
-}
+requireWrk();
 
 // ---- build -------------------------------------------------------------------------------------
-if (process.env.BENCH_SKIP_BUILD !== '1') {
-  console.log('building (tsc -p tsconfig.bench.json: src and bench/baselines into dist/)…');
-  const built = spawnSync('npx', ['tsc', '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
-  if (built.status !== 0) process.exit(built.status ?? 1);
-}
+build();
 
 // ---- keys and signed notifications (cached: RSA signing is the slow part) ----------------------
-mkdirSync(CACHE, { recursive: true });
-const keysFile = path.join(CACHE, 'keys.json');
-if (!existsSync(keysFile)) {
-  const pair = () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    return { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string };
-  };
-  writeFileSync(keysFile, JSON.stringify({ app: pair(), alipay: pair() }));
-}
-const keys = JSON.parse(readFileSync(keysFile, 'utf8')) as Record<'app' | 'alipay', { privateKey: string; publicKey: string }>;
+const keys = benchKeys();
 
-async function notifications(count: number): Promise<{ file: string; outTradeNos: string[] }> {
-  const file = path.join(CACHE, 'notifications.txt');
-  const numbersFile = path.join(CACHE, 'notification-orders.txt');
-  let numbers = existsSync(numbersFile) ? readFileSync(numbersFile, 'utf8').split('\n').filter(Boolean) : [];
-  if (numbers.length < count) {
-    const more = Array.from({ length: count - numbers.length }, () => `20261127${randomBytes(12).toString('hex')}`);
-    console.log(`signing ${more.length} notifications (cached in bench/.cache for later runs)…`);
-    const workers = Math.max(1, os.availableParallelism());
-    const chunks = Array.from({ length: workers }, (_, w) => more.filter((_n, i) => i % workers === w));
-    const signed = await Promise.all(
-      chunks.map(
-        (outTradeNos) =>
-          new Promise<string[]>((resolve, reject) => {
-            const worker = new Worker(path.join(HARNESS, 'sign-worker.mjs'), {
-              workerData: { distAlipay: pathToFileURL(path.join(ROOT, 'dist/src/alipay/index.js')).href, alipayPrivateKeyPem: keys.alipay.privateKey, appId: APP_ID, sellerId: SELLER_ID, outTradeNos },
-            });
-            worker.once('message', resolve);
-            worker.once('error', reject);
-          }),
-      ),
-    );
-    const existing = numbers.length ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-    const ordered = chunks.flatMap((c) => c);
-    numbers = [...numbers, ...ordered];
-    writeFileSync(numbersFile, numbers.join('\n') + '\n');
-    writeFileSync(file, [...existing, ...signed.flat()].join('\n') + '\n');
-  }
-  return { file, outTradeNos: numbers };
-}
 
 // ---- CPU of a process tree from /proc ----------------------------------------------------------
 function cpuTicks(rootPid: number | undefined, which: 'all' | 'sys' = 'all'): number {
@@ -174,15 +119,6 @@ async function freshDatabase(db: Database, name: string): Promise<string> {
   return url;
 }
 
-async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const GOODS = 24;
 async function seedGoods(url: string) {
@@ -375,10 +311,6 @@ async function runRounds(title: string, contenders: Contender[], dbPid: number |
   return results;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 function printTable(title: string, reference: string, results: Map<string, RoundResult[]>) {
   const ref = results.get(reference)!;
