@@ -35,3 +35,13 @@ export function formatPrice(fen: number): string {
   const yuan = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return `¥${yuan}.${String(fen % 100).padStart(2, '0')}`;
 }
+
+/**
+ * A fen amount read from the database (a bigint column or sum arrives as bigint or text) as a
+ * number: exact, because every amount stays far below 2^53 fen — checked, not assumed.
+ */
+export function fenFromDb(value: bigint | string | number): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`fen value ${String(value)} is not a whole number within range`);
+  return n;
+}

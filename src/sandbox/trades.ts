@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import { Prisma, type SandboxRefund, type SandboxTrade } from '../generated/prisma/client.js';
 import { generateAlipayUserId } from './keys.js';
 import { businessError, GatewayError, type PagePayMethod } from './protocol.js';
+import { fenFromDb } from '../lib/money.js';
 import { randomDigits } from '../lib/random-digits.js';
 
 export type { SandboxRefund, SandboxTrade };
@@ -85,7 +86,7 @@ export async function openTrade(ctx: TradeContext, req: PagePayRequest): Promise
         throw businessError('ACQ.TRADE_HAS_SUCCESS', '交易已被支付 (this trade has already been paid)');
       }
       if (existing.status === 'TRADE_CLOSED') throw businessError('ACQ.TRADE_HAS_CLOSE', '交易已经关闭 (this trade is closed)');
-      if (Number(existing.totalFen) !== req.totalFen || existing.subject !== req.subject) {
+      if (fenOf(existing.totalFen) !== req.totalFen || existing.subject !== req.subject) {
         throw businessError(
           'ACQ.CONTEXT_INCONSISTENT',
           '交易信息被篡改 (a trade with this out_trade_no exists with a different total_amount or subject)',
@@ -123,12 +124,6 @@ export async function openTrade(ctx: TradeContext, req: PagePayRequest): Promise
   throw new Error('sandbox: could not create or resume the trade');
 }
 
-/** A bigint fen column as a number: exact, since trades never exceed 10^10 fen (checked, not assumed). */
-export function fenOf(fen: bigint): number {
-  const n = Number(fen);
-  if (!Number.isSafeInteger(n)) throw new Error(`fen value ${fen} is out of range`);
-  return n;
-}
 
 /** Integer fen (bigint columns) → Alipay's "12.30". */
 export function amount(fen: bigint | number): string {
@@ -257,7 +252,7 @@ export async function refundTrade(
       where: { tradeId_outRequestNo: { tradeId, outRequestNo: req.outRequestNo } },
     });
     if (previous) {
-      if (Number(previous.refundFen) !== req.refundFen) {
+      if (fenOf(previous.refundFen) !== req.refundFen) {
         throw businessError(
           'ACQ.CONTEXT_INCONSISTENT',
           '参数不一致 (this out_request_no was already used for a refund of a different amount)',
@@ -307,3 +302,6 @@ export async function refundTrade(
   const { notificationId, ...rest } = result as RefundOutcome;
   return notificationId === undefined ? rest : { ...rest, notificationId };
 }
+
+/** A bigint fen column as a number (lib/money fenFromDb: exact, checked). */
+export const fenOf = (fen: bigint): number => fenFromDb(fen);

@@ -4,6 +4,7 @@ import { poolOf, queryRows, queryRowsSerial, type Db } from '../db/client.js';
 import { copyValuesOut } from '../db/copy-out.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
 import { beijingDate, startOfBeijingDay } from '../lib/beijing-time.js';
+import { fenFromDb } from '../lib/money.js';
 import { searchText } from './search-text.js';
 import { InvalidRequestError, NotFoundError } from './errors.js';
 
@@ -428,7 +429,7 @@ export async function getDashboard(db: Db, now = new Date()): Promise<Dashboard>
     ),
     queryRows<{ n: number }>(db, 'SELECT count(*)::int AS n FROM orders o WHERE o.attention IS NOT NULL', []),
   ]);
-  const byDay = new Map(daily.map((d) => [d.day, Number(d.fen)]));
+  const byDay = new Map(daily.map((d) => [d.day, fenFromDb(d.fen)]));
   const series = Array.from({ length: 30 }, (_, i) => {
     const date = beijingDate(startOfBeijingDay(now, i - 29));
     return { date, fen: byDay.get(date) ?? 0 };

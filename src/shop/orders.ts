@@ -40,12 +40,12 @@ WITH g AS (
   INSERT INTO orders (out_trade_no, total_fen, subject, expires_at, browser_ref, shopper_id, updated_at)
   SELECT $3, total_fen, CASE WHEN char_length(subject) > 256 THEN left(subject, 255) || '…' ELSE subject END, $4, $5, $6::int, now()
   FROM s WHERE n = cardinality($1::int[]) AND total_fen <= ${MAX_TOTAL_FEN}
-  RETURNING id, subject
+  RETURNING id, subject, total_fen
 ), i AS (
   INSERT INTO order_items (order_id, goods_id, name, unit_price_fen, quantity)
   SELECT o.id, g.goods_id, g.name, g.price_fen, g.quantity FROM o, g ORDER BY g.pos
 )
-SELECT (SELECT id FROM o) AS id, (SELECT subject FROM o) AS subject, s.n, s.total_fen::text AS total_fen,
+SELECT (SELECT id FROM o) AS id, (SELECT subject FROM o) AS subject, (SELECT total_fen FROM o) AS total_fen, s.n,
        (SELECT json_agg(json_build_object('goodsId', goods_id, 'name', name, 'unitPriceFen', price_fen, 'quantity', quantity) ORDER BY pos) FROM g) AS items
 FROM s`;
 
@@ -53,7 +53,8 @@ interface PlacedRow {
   id: number | null;
   subject: string | null;
   n: number;
-  total_fen: string;
+  /** The stored orders.total_fen (an integer column: exact as a JS number). */
+  total_fen: number | null;
   items: { goodsId: number; name: string; unitPriceFen: number; quantity: number }[] | null;
 }
 
@@ -86,10 +87,10 @@ export async function placeOrder(db: Db, opts: { lines: OrderLine[]; ttlMinutes:
     'place_order',
   );
   if (!row || row.n !== quantities.size) throw notForSale();
-  if (row.id === null || row.subject === null || !row.items) {
+  if (row.id === null || row.subject === null || row.total_fen === null || !row.items) {
     throw new InvalidRequestError('This order is too large to pay in one go. Please split it.');
   }
-  return { id: row.id, outTradeNo, totalFen: Number(row.total_fen), subject: row.subject, expiresAt, items: row.items };
+  return { id: row.id, outTradeNo, totalFen: row.total_fen, subject: row.subject, expiresAt, items: row.items };
 }
 
 export type OrderWithItems = NonNullable<Awaited<ReturnType<typeof findOrder>>>;

@@ -5,6 +5,7 @@ import copyStreams from 'pg-copy-streams';
 import { poolOf, type Db } from '../../db/client.js';
 import type { ReconciliationDifferenceKind } from '../../generated/prisma/client.js';
 import { startOfBeijingDay } from '../../lib/beijing-time.js';
+import { fenFromDb } from '../../lib/money.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import { storableText } from './audit.js';
 import { confirmPayment, type PaymentDeps } from './confirm.js';
@@ -324,7 +325,7 @@ interface ConfirmRow {
   order_id: number;
   out_trade_no: string;
   trade_no: string;
-  amount_fen: number;
+  amount_fen: string;
   at_ms: number;
   raw: string;
   total_fen: number;
@@ -335,7 +336,7 @@ interface ConfirmRow {
 async function confirmMissedPayments(deps: ReconcileDeps, s: Session): Promise<number> {
   let confirmed = 0;
   for (let after = 0; ; ) {
-    const page = await s.query<ConfirmRow>(`SELECT n, order_id, out_trade_no, trade_no, amount_fen::float8 AS amount_fen, at_ms, raw, total_fen, order_status
+    const page = await s.query<ConfirmRow>(`SELECT n, order_id, out_trade_no, trade_no, amount_fen, at_ms, raw, total_fen, order_status
        FROM recon_pay WHERE verdict = 'confirm' AND n > $1 ORDER BY n LIMIT ${CONFIRM_PAGE}`, [after]);
     if (page.length === 0) return confirmed;
     const rows: { n: number; resolution: Resolution; detail: string }[] = [];
@@ -346,7 +347,7 @@ async function confirmMissedPayments(deps: ReconcileDeps, s: Session): Promise<n
         source: 'BILL',
         outTradeNo: p.out_trade_no,
         tradeNo: p.trade_no,
-        amountFen: p.amount_fen,
+        amountFen: fenFromDb(p.amount_fen),
         state: 'paid',
         paidAt: new Date(p.at_ms),
         tradeStatus: 'TRADE_SUCCESS',
@@ -369,17 +370,17 @@ async function confirmMissedPayments(deps: ReconcileDeps, s: Session): Promise<n
 
 interface TotalsRow {
   bill_payment_count: number;
-  bill_payment_fen: number;
+  bill_payment_fen: string;
   bill_refund_count: number;
-  bill_refund_fen: number;
+  bill_refund_fen: string;
   shop_payment_count: number;
-  shop_payment_fen: number;
+  shop_payment_fen: string;
   shop_refund_count: number;
-  shop_refund_fen: number;
+  shop_refund_fen: string;
   matched_payment_count: number;
-  matched_payment_fen: number;
+  matched_payment_fen: string;
   matched_refund_count: number;
-  matched_refund_fen: number;
+  matched_refund_fen: string;
   difference_count: number;
 }
 
@@ -389,20 +390,20 @@ async function storeRun(
 ): Promise<RunSummary> {
   const [t] = await s.query<TotalsRow>(`SELECT
       (SELECT count(*) FROM recon_bill WHERE kind = 'payment')::int AS bill_payment_count,
-      (SELECT coalesce(sum(amount_fen), 0) FROM recon_bill WHERE kind = 'payment')::float8 AS bill_payment_fen,
+      (SELECT coalesce(sum(amount_fen), 0) FROM recon_bill WHERE kind = 'payment')::bigint AS bill_payment_fen,
       (SELECT count(*) FROM recon_bill WHERE kind = 'refund')::int AS bill_refund_count,
-      (SELECT coalesce(sum(amount_fen), 0) FROM recon_bill WHERE kind = 'refund')::float8 AS bill_refund_fen,
-      s.count::int AS shop_payment_count, s.fen::float8 AS shop_payment_fen,
-      (sr.count + nr.count)::int AS shop_refund_count, (sr.fen + nr.fen)::float8 AS shop_refund_fen,
+      (SELECT coalesce(sum(amount_fen), 0) FROM recon_bill WHERE kind = 'refund')::bigint AS bill_refund_fen,
+      s.count::int AS shop_payment_count, s.fen::bigint AS shop_payment_fen,
+      (sr.count + nr.count)::int AS shop_refund_count, (sr.fen + nr.fen)::bigint AS shop_refund_fen,
       (SELECT count(*) FROM recon_pay WHERE verdict = 'match')::int AS matched_payment_count,
-      (SELECT coalesce(sum(amount_fen), 0) FROM recon_pay WHERE verdict = 'match')::float8 AS matched_payment_fen,
+      (SELECT coalesce(sum(amount_fen), 0) FROM recon_pay WHERE verdict = 'match')::bigint AS matched_payment_fen,
       (SELECT count(*) FROM recon_ref WHERE verdict IN ('match', 'notified'))::int AS matched_refund_count,
-      (SELECT coalesce(sum(amount_fen), 0) FROM recon_ref WHERE verdict IN ('match', 'notified'))::float8 AS matched_refund_fen,
+      (SELECT coalesce(sum(amount_fen), 0) FROM recon_ref WHERE verdict IN ('match', 'notified'))::bigint AS matched_refund_fen,
       (SELECT count(*) FROM recon_diff)::int AS difference_count
     FROM (SELECT count(*), coalesce(sum(total_fen), 0) AS fen FROM orders WHERE paid_at >= $1 AND paid_at < $2 AND status::text IN ${PAID}) s,
       (SELECT count(*), coalesce(sum(amount_fen), 0) AS fen FROM refunds WHERE status = 'SUCCEEDED' AND created_at >= $1 AND created_at < $2) sr,
       (SELECT count(*), coalesce(sum(nr_base.fen), 0) AS fen FROM ${NOTIFIED_REFUNDS} nr_base WHERE nr_base.fen > 0) nr`, [r.start, r.end]);
-  const pair = (count: number, fen: number) => ({ count, fen: Number(fen) });
+  const pair = (count: number, fen: string) => ({ count, fen: fenFromDb(fen) });
   const bill = { payments: pair(t!.bill_payment_count, t!.bill_payment_fen), refunds: pair(t!.bill_refund_count, t!.bill_refund_fen) };
   const shop = { payments: pair(t!.shop_payment_count, t!.shop_payment_fen), refunds: pair(t!.shop_refund_count, t!.shop_refund_fen) };
   const matched = { payments: pair(t!.matched_payment_count, t!.matched_payment_fen), refunds: pair(t!.matched_refund_count, t!.matched_refund_fen) };
@@ -464,7 +465,7 @@ async function storeRun(
 type RunRow = Awaited<ReturnType<Db['reconciliationRun']['findFirstOrThrow']>>;
 
 function toSummary(row: RunRow): RunSummary {
-  const pair = (count: number, fen: bigint) => ({ count, fen: Number(fen) });
+  const pair = (count: number, fen: bigint) => ({ count, fen: fenFromDb(fen) });
   return {
     id: row.id,
     date: row.billDate,
@@ -510,8 +511,8 @@ export async function getReconciliationRun(db: Db, date: string): Promise<RunDet
       outTradeNo: d.outTradeNo,
       tradeNo: d.tradeNo,
       outRequestNo: d.outRequestNo,
-      billFen: d.billFen === null ? null : Number(d.billFen),
-      shopFen: d.shopFen === null ? null : Number(d.shopFen),
+      billFen: d.billFen === null ? null : fenFromDb(d.billFen),
+      shopFen: d.shopFen === null ? null : fenFromDb(d.shopFen),
       shopStatus: d.shopStatus,
       detail: d.detail,
     })),
