@@ -1,42 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { beijingDate } from '../../src/lib/beijing-time.js';
-import { createAlipayPayments, type AlipayPayments } from '../../src/payments/alipay-adapter.js';
+import type { AlipayPayments } from '../../src/payments/alipay-adapter.js';
 import { SYSTEM_ACTOR } from '../../src/shop/operator-actions.js';
 import { AlipayBillError } from '../../src/alipay/bill.js';
 import { getReconciliationRun, reconcileDate, type BillEntry, type BillSource } from '../../src/shop/payments/reconciliation.js';
 import { newRefundFormToken, refundOrder } from '../../src/shop/payments/refunds.js';
-import { APP_ID, SELLER_ID, useSandboxHarness } from '../support/sandbox-harness.js';
+import { serveSandbox, useSandboxHarness } from '../support/sandbox-harness.js';
 
 // Refunds are matched per request (out_request_no) against the sandbox's real bill.
 const h = useSandboxHarness();
 const DAY = 24 * 60 * 60 * 1000;
-let server: Server;
+let served: Awaited<ReturnType<typeof serveSandbox>>;
 let payments: AlipayPayments;
 let day = 0;
 let date = '';
 
 beforeAll(async () => {
-  server = h.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as AddressInfo;
-  payments = createAlipayPayments(
-    {
-      appId: APP_ID,
-      sellerId: SELLER_ID,
-      gatewayUrl: `http://127.0.0.1:${port}/sandbox/gateway.do`,
-      signType: 'RSA2',
-      appPrivateKey: h.appKeys.privateKey,
-      alipayPublicKey: h.alipayKeys.publicKey,
-      pagePayMethod: 'GET',
-      now: () => h.state.clock,
-    },
-    'http://shop.test',
-  );
+  served = await serveSandbox(h);
+  payments = served.payments;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => served.close());
 
 beforeEach(() => {
   day += 2;

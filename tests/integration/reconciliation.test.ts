@@ -1,43 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { beijingDate } from '../../src/lib/beijing-time.js';
-import { createAlipayPayments, type AlipayPayments } from '../../src/payments/alipay-adapter.js';
+import type { AlipayPayments } from '../../src/payments/alipay-adapter.js';
 import type { OrderStatus } from '../../src/generated/prisma/client.js';
 import { getReconciliationRun, listReconciliationRuns, reconcileDate, type BillEntry, type BillSource } from '../../src/shop/payments/reconciliation.js';
 import { runDailyReconciliation } from '../../src/shop/payments/reconciliation-job.js';
 import { createSandboxBills } from '../../src/sandbox/bill.js';
-import { APP_ID, SELLER_ID, useSandboxHarness } from '../support/sandbox-harness.js';
+import { APP_ID, SELLER_ID, serveSandbox, useSandboxHarness } from '../support/sandbox-harness.js';
 
 const h = useSandboxHarness();
 const DAY = 24 * 60 * 60 * 1000;
-let server: Server;
+let served: Awaited<ReturnType<typeof serveSandbox>>;
 let payments: AlipayPayments;
 let day = 0;
 /** The Beijing date the current test's trades happen on. */
 let date = '';
 
 beforeAll(async () => {
-  server = h.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as AddressInfo;
-  payments = createAlipayPayments(
-    {
-      appId: APP_ID,
-      sellerId: SELLER_ID,
-      gatewayUrl: `http://127.0.0.1:${port}/sandbox/gateway.do`,
-      signType: 'RSA2',
-      appPrivateKey: h.appKeys.privateKey,
-      alipayPublicKey: h.alipayKeys.publicKey,
-      pagePayMethod: 'GET',
-      now: () => h.state.clock,
-    },
-    'http://shop.test',
-  );
+  served = await serveSandbox(h);
+  payments = served.payments;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => served.close());
 
 // Each test trades on a day of its own (the sandbox's trades stay in the shared database).
 beforeEach(() => {

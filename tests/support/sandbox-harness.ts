@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
@@ -10,6 +11,7 @@ import {
   type PagePayOptions,
 } from '../../src/alipay/index.js';
 import type { Db } from '../../src/db/client.js';
+import { createAlipayPayments, type AlipayPayments } from '../../src/payments/alipay-adapter.js';
 import { createSandboxAccess, formSecret } from '../../src/sandbox/access.js';
 import { createSandboxGateway, type SandboxGateway } from '../../src/sandbox/gateway.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
@@ -177,4 +179,28 @@ export function useSandboxHarness(): SandboxHarness {
     get callApi() { return current().callApi; },
     get press() { return current().press; },
   };
+}
+
+/**
+ * The harness's sandbox served on a local port and the shop's AlipayPayments pointed at it (on the
+ * harness's clock), for tests that go over HTTP as the shop would (bills, refunds). Call in beforeAll.
+ */
+export async function serveSandbox(h: Pick<SandboxHarness, 'app' | 'appKeys' | 'alipayKeys' | 'state'>): Promise<{ payments: AlipayPayments; close(): Promise<void> }> {
+  const server = h.app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as AddressInfo;
+  const payments = createAlipayPayments(
+    {
+      appId: APP_ID,
+      sellerId: SELLER_ID,
+      gatewayUrl: `http://127.0.0.1:${port}${GATEWAY}`,
+      signType: 'RSA2',
+      appPrivateKey: h.appKeys.privateKey,
+      alipayPublicKey: h.alipayKeys.publicKey,
+      pagePayMethod: 'GET',
+      now: () => h.state.clock,
+    },
+    'http://shop.test',
+  );
+  return { payments, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
