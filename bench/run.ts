@@ -9,10 +9,14 @@
 //   BENCH_DATABASE_URL   an existing PostgreSQL (databases bench_* are created there) instead of embedded
 //   BENCH_LOG_LEVEL=info the shop's and the baselines' log level (both log each request at info)
 //   BENCH_PROFILE=1      the shop runs under node --cpu-prof (profiles in the run's folder)
+//   BENCH_NODE_FLAGS="--trace-gc"  extra node flags for every contender (output lands in <name>.log)
+//   BENCH_KEEP=1         keep the run's folder (logs, wrk scripts) for a look afterwards
 //   BENCH_SKIP_BUILD=1   reuse dist/
 //   BENCH_BEFORE_ROOT=<folder>  also runs the shop built there (e.g. an older commit, built with
 //                        tsc -p tsconfig.bench.json) as contender "before", for before/after in one run
 //   SHOP_<NAME>=value    passes <NAME>=value to the shop (e.g. SHOP_DATABASE_POOL_SIZE=20)
+//   BENCH_FLOOR=0        leave out the "floor" row of notify and purchase: a bare node:http server spending the
+//                        shop's own CPU per request (bench/baselines/floor.ts), the p99 this machine allows
 //   BENCH_MAX_RPS=1500   notifications signed per contender-second (each is sent once; cached in bench/.cache)
 // Needs wrk on PATH (Debian: apt-get install wrk).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +37,7 @@ const THREADS = num('BENCH_THREADS', 2);
 const INSTANCES = num('BENCH_INSTANCES', 1);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT;
+const FLOOR = process.env.BENCH_FLOOR !== '0';
 const GATEWAY = 'https://openapi.alipay.invalid/gateway.do';
 
 type Scenario = 'notify' | 'purchase' | 'catalog';
@@ -144,7 +149,8 @@ async function startServer(name: string, args: string[], env: Record<string, str
   const port = nextPort++;
   const log = path.join(runDir, `${name}.log`);
   const out = openSync(log, 'a');
-  const child = spawn(process.execPath, args, {
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...flags, ...args], {
     cwd,
     env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', out, out],
@@ -278,7 +284,31 @@ async function measure(c: Contender, seconds: number, dbPid: number | undefined)
   r.serverMsPerReq = ((cpuTicks(c.server.pid) - s0) / TICKS) * 1000 / Math.max(1, r.requests);
   r.dbMsPerReq = ((cpuTicks(dbPid) - d0) / TICKS) * 1000 / Math.max(1, r.requests);
   c.after?.(r);
+  if (c.server.name === 'shop') shopMsPerReq = r.serverMsPerReq;
   return r;
+}
+
+/** The shop's CPU per request in its latest round (warm-up included), for the floor contender. */
+let shopMsPerReq = 1;
+
+/**
+ * The floor contender: spends the shop's latest CPU per request, less its own HTTP overhead (learnt
+ * from its previous round), so both rows show the same CPU ms/req.
+ */
+async function floorContender(runDir: string, load: () => { script: string; args: string[] }): Promise<Contender> {
+  const server = await startServer('floor', ['dist/bench/baselines/floor.js'], { NODE_ENV: 'production' }, runDir);
+  let overhead = 0.1;
+  let burnt = 0;
+  return {
+    server,
+    load: () => {
+      burnt = Math.max(0, shopMsPerReq - overhead);
+      return { ...load(), path: `/?ms=${burnt.toFixed(3)}` };
+    },
+    after: (r) => {
+      if (Number.isFinite(r.serverMsPerReq)) overhead = Math.max(0, r.serverMsPerReq - burnt);
+    },
+  };
 }
 
 function scriptWithReport(name: string, runDir: string): string {
@@ -308,6 +338,7 @@ async function runRounds(title: string, contenders: Contender[], dbPid: number |
     }
   }
   printTable(title, contenders[0]!.server.name, results);
+  if (results.has('floor')) console.log('floor: a bare node:http server, no database, spending the shop\'s CPU per request in 4 slices: the p50/p99 this machine gives any single process at that cost and this concurrency.\n');
   return results;
 }
 
@@ -363,6 +394,7 @@ async function notifyScenario(db: Database, runDir: string, shopNames: [string, 
       after: (r) => offsets.set(name, offsets.get(name)! + THREADS * r.sentPerThread),
     });
   }
+  if (FLOOR) contenders.push(await floorContender(runDir, () => ({ script, args: [file, '0', String(THREADS)] })));
   const results = await runRounds('notify: distinct valid notifications (POST /alipay/notify)', contenders, db.pid);
   console.log('database check after the run (answered "success" counts only responses wrk saw; requests cut by wrk stopping at a round end are not counted):');
   for (const name of names) {
@@ -420,6 +452,7 @@ async function purchaseScenario(db: Database, runDir: string, shopNames: [string
     before.set(name, Number((await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM orders'))[0]!.n));
     contenders.push({ server, load: () => ({ script, args: [file], path: '/orders' }) });
   }
+  if (FLOOR) contenders.push(await floorContender(runDir, () => ({ script, args: [path.join(runDir, 'purchase-shop.txt')] })));
   const results = await runRounds('purchase: POST /orders → 303 to Alipay page pay (shop with session + CSRF; baselines without)', contenders, db.pid);
   console.log('database check after the run (orders created = 303s answered, ± requests cut at round ends):');
   for (const name of names) {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { createApp } from './app.js';
 import { runMain } from './boot.js';
-import { createDb, poolOf } from './db/client.js';
+import { createDb, openPool, poolOf } from './db/client.js';
 import { ensureWritableDir, StartupError } from './lib/startup-error.js';
 import { openDatabase } from './db/database.js';
 import { createJobClaim } from './jobs/claim.js';
@@ -65,8 +65,10 @@ await runMain(async ({ config, logger, onShutdown }) => {
     },
   });
   onShutdown('database server', () => database.close());
-  const db = createDb(database.url, { poolSize: config.databasePoolSize });
+  const db = createDb(database.url, { poolSize: config.databasePoolSize, keepOpen: true });
   onShutdown('database pool', () => db.$disconnect());
+  // Not fatal: a connection that cannot be opened now is opened on demand later.
+  await openPool(db).catch((err: unknown) => logger.warn({ err: errorText(err) }, 'could not open every database connection up front'));
   const pool = poolOf(db);
   if (pool) metrics.watchPool(pool);
 
