@@ -284,29 +284,36 @@ async function measure(c: Contender, seconds: number, dbPid: number | undefined)
   r.serverMsPerReq = ((cpuTicks(c.server.pid) - s0) / TICKS) * 1000 / Math.max(1, r.requests);
   r.dbMsPerReq = ((cpuTicks(dbPid) - d0) / TICKS) * 1000 / Math.max(1, r.requests);
   c.after?.(r);
-  if (c.server.name === 'shop') shopMsPerReq = r.serverMsPerReq;
+  if (c.server.name === 'shop') shopCost = { server: r.serverMsPerReq, db: Number.isFinite(r.dbMsPerReq) ? r.dbMsPerReq : 0 };
   return r;
 }
 
-/** The shop's CPU per request in its latest round (warm-up included), for the floor contender. */
-let shopMsPerReq = 1;
+/** The shop's CPU per request in its latest round (warm-up included): server and database. */
+let shopCost = { server: 1, db: 0 };
 
 /**
- * The floor contender: spends the shop's latest CPU per request, less its own HTTP overhead (learnt
- * from its previous round), so both rows show the same CPU ms/req.
+ * The floor contender (bench/baselines/floor.ts): spends the shop's latest CPU per request, in the
+ * server and in PostgreSQL. What a burnt millisecond costs drifts with the machine's load, so each
+ * side's scale is corrected after every floor round (warm-up included) towards the shop's figure;
+ * the table shows both rows' CPU ms/req to compare.
  */
-async function floorContender(runDir: string, load: () => { script: string; args: string[] }): Promise<Contender> {
-  const server = await startServer('floor', ['dist/bench/baselines/floor.js'], { NODE_ENV: 'production' }, runDir);
-  let overhead = 0.1;
-  let burnt = 0;
+async function floorContender(runDir: string, databaseUrl: string, load: () => { script: string; args: string[] }): Promise<Contender> {
+  const server = await startServer('floor', ['dist/bench/baselines/floor.js'], { NODE_ENV: 'production', DATABASE_URL: databaseUrl }, runDir);
+  const scale = { server: 1, db: 1 };
+  let target = { ...shopCost };
+  const correct = (side: 'server' | 'db', measured: number) => {
+    if (!(measured > 0) || !(target[side] > 0)) return;
+    scale[side] *= Math.min(2, Math.max(0.5, Math.sqrt(target[side] / measured)));
+  };
   return {
     server,
     load: () => {
-      burnt = Math.max(0, shopMsPerReq - overhead);
-      return { ...load(), path: `/?ms=${burnt.toFixed(3)}` };
+      target = { ...shopCost };
+      return { ...load(), path: `/?ms=${(target.server * scale.server).toFixed(3)}&db=${(target.db * scale.db).toFixed(3)}` };
     },
     after: (r) => {
-      if (Number.isFinite(r.serverMsPerReq)) overhead = Math.max(0, r.serverMsPerReq - burnt);
+      correct('server', r.serverMsPerReq);
+      correct('db', r.dbMsPerReq);
     },
   };
 }
@@ -338,7 +345,7 @@ async function runRounds(title: string, contenders: Contender[], dbPid: number |
     }
   }
   printTable(title, contenders[0]!.server.name, results);
-  if (results.has('floor')) console.log('floor: a bare node:http server, no database, spending the shop\'s CPU per request in 4 slices: the p50/p99 this machine gives any single process at that cost and this concurrency.\n');
+  if (results.has('floor')) console.log(`floor: a bare node:http server spending the shop's CPU per request in 4 slices${dbPid ? ' and its database CPU per request in one query' : ' (database CPU not measured on an external server: none spent)'}, the same work every time: the p50/p99 this machine gives any single process at that cost and this concurrency.\n`);
   return results;
 }
 
@@ -394,7 +401,7 @@ async function notifyScenario(db: Database, runDir: string, shopNames: [string, 
       after: (r) => offsets.set(name, offsets.get(name)! + THREADS * r.sentPerThread),
     });
   }
-  if (FLOOR) contenders.push(await floorContender(runDir, () => ({ script, args: [file, '0', String(THREADS)] })));
+  if (FLOOR) contenders.push(await floorContender(runDir, urls.get('shop')!, () => ({ script, args: [file, '0', String(THREADS)] })));
   const results = await runRounds('notify: distinct valid notifications (POST /alipay/notify)', contenders, db.pid);
   console.log('database check after the run (answered "success" counts only responses wrk saw; requests cut by wrk stopping at a round end are not counted):');
   for (const name of names) {
@@ -452,7 +459,7 @@ async function purchaseScenario(db: Database, runDir: string, shopNames: [string
     before.set(name, Number((await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM orders'))[0]!.n));
     contenders.push({ server, load: () => ({ script, args: [file], path: '/orders' }) });
   }
-  if (FLOOR) contenders.push(await floorContender(runDir, () => ({ script, args: [path.join(runDir, 'purchase-shop.txt')] })));
+  if (FLOOR) contenders.push(await floorContender(runDir, urls.get('shop')!, () => ({ script, args: [path.join(runDir, 'purchase-shop.txt')] })));
   const results = await runRounds('purchase: POST /orders → 303 to Alipay page pay (shop with session + CSRF; baselines without)', contenders, db.pid);
   console.log('database check after the run (orders created = 303s answered, ± requests cut at round ends):');
   for (const name of names) {
