@@ -1,34 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { beijingDate } from '../../src/lib/beijing-time.js';
-import type { AlipayPayments } from '../../src/payments/alipay-adapter.js';
+import { describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/shop/operator-actions.js';
 import { AlipayBillError } from '../../src/alipay/bill.js';
 import { getReconciliationRun, reconcileDate, type BillEntry, type BillSource } from '../../src/shop/payments/reconciliation.js';
 import { newRefundFormToken, refundOrder } from '../../src/shop/payments/refunds.js';
-import { serveSandbox, useSandboxHarness } from '../support/sandbox-harness.js';
+import { useBillDays, useSandboxHarness } from '../support/sandbox-harness.js';
 
 // Refunds are matched per request (out_request_no) against the sandbox's real bill.
 const h = useSandboxHarness();
+const days = useBillDays(h);
+const { deps, reconcileNextMorning } = days;
 const DAY = 24 * 60 * 60 * 1000;
-let served: Awaited<ReturnType<typeof serveSandbox>>;
-let payments: AlipayPayments;
-let day = 0;
-let date = '';
-
-beforeAll(async () => {
-  served = await serveSandbox(h);
-  payments = served.payments;
-});
-afterAll(() => served.close());
-
-beforeEach(() => {
-  day += 2;
-  h.advance(day * DAY);
-  date = beijingDate(h.state.clock);
-});
-
-const deps = () => ({ db: h.db, provider: payments, bills: payments });
 const newNo = () => `R${randomBytes(8).toString('hex')}`;
 
 /** An order paid at the sandbox and here, as after a delivered notification. */
@@ -53,13 +35,6 @@ async function refundOutside(tradeId: number, amount: string) {
   h.advance(1_000);
   await h.press(`/sandbox/console/trades/${tradeId}/refund-outside`, { amount }).expect(303);
   return h.db.sandboxRefund.findFirstOrThrow({ where: { tradeId }, orderBy: { id: 'desc' } });
-}
-
-async function reconcileNextMorning() {
-  h.advance(DAY);
-  const result = await reconcileDate(deps(), date, { now: () => h.state.clock });
-  if (result.kind !== 'done') throw new Error(`expected a bill: ${result.reason}`);
-  return { run: result.run, detail: await getReconciliationRun(h.db, date) };
 }
 
 describe('refunds are reconciled per refund request', () => {
@@ -147,7 +122,7 @@ describe('a bill that turns out malformed while it is read', () => {
       data: { outTradeNo: newNo(), totalFen: 500, subject: 'Tea', status: 'PAID', expiresAt: h.state.clock, tradeNo: `2026${randomBytes(10).toString('hex')}`, paidAt: h.state.clock },
     });
     const empty: BillSource = { tradeBill: async () => ({ kind: 'bill', entries: [] }) };
-    const first = await reconcileDate({ db: h.db, provider: payments, bills: empty }, date);
+    const first = await reconcileDate({ db: h.db, provider: days.payments(), bills: empty }, days.date());
     expect(first).toMatchObject({ kind: 'done', run: { differenceCount: 1 } });
 
     const payment: BillEntry = { kind: 'payment', outTradeNo: unpaid.outTradeNo, tradeNo: '2026112722001400000000000009', amountFen: 990, at: h.state.clock, raw: 'line 6' };
@@ -157,14 +132,14 @@ describe('a bill that turns out malformed while it is read', () => {
       throw new AlipayBillError('no end marker: the file is truncated', { file: 'x_业务明细.csv', line: 9 });
     }
     const broken: BillSource = { tradeBill: async () => ({ kind: 'bill', entries: cutShort() }) };
-    await expect(reconcileDate({ db: h.db, provider: payments, bills: broken }, date)).rejects.toThrow(/line 9/);
+    await expect(reconcileDate({ db: h.db, provider: days.payments(), bills: broken }, days.date())).rejects.toThrow(/line 9/);
 
     expect((await h.db.order.findUniqueOrThrow({ where: { id: unpaid.id } })).status).toBe('UNPAID');
-    const kept = await getReconciliationRun(h.db, date);
+    const kept = await getReconciliationRun(h.db, days.date());
     expect(kept).toMatchObject({ id: first.kind === 'done' ? first.run.id : -1, differenceCount: 1, confirmedCount: 0 });
     expect(kept.differences).toMatchObject([{ kind: 'NOT_IN_BILL', orderId: ghost.id }]);
     // The connection the failed run used is not handed out again half-way through its COPY.
-    const again = await reconcileDate({ db: h.db, provider: payments, bills: empty }, date);
+    const again = await reconcileDate({ db: h.db, provider: days.payments(), bills: empty }, days.date());
     expect(again).toMatchObject({ kind: 'done', run: { differenceCount: 1 } });
   });
 });

@@ -1,36 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { beijingDate } from '../../src/lib/beijing-time.js';
-import type { AlipayPayments } from '../../src/payments/alipay-adapter.js';
 import type { OrderStatus } from '../../src/generated/prisma/client.js';
 import { getReconciliationRun, listReconciliationRuns, reconcileDate, type BillEntry, type BillSource } from '../../src/shop/payments/reconciliation.js';
 import { runDailyReconciliation } from '../../src/shop/payments/reconciliation-job.js';
 import { createSandboxBills } from '../../src/sandbox/bill.js';
-import { APP_ID, SELLER_ID, serveSandbox, useSandboxHarness } from '../support/sandbox-harness.js';
+import { APP_ID, SELLER_ID, useBillDays, useSandboxHarness } from '../support/sandbox-harness.js';
 
 const h = useSandboxHarness();
+const days = useBillDays(h);
+const { deps, reconcileNextMorning } = days;
 const DAY = 24 * 60 * 60 * 1000;
-let served: Awaited<ReturnType<typeof serveSandbox>>;
-let payments: AlipayPayments;
-let day = 0;
-/** The Beijing date the current test's trades happen on. */
-let date = '';
-
-beforeAll(async () => {
-  served = await serveSandbox(h);
-  payments = served.payments;
-});
-afterAll(() => served.close());
-
-// Each test trades on a day of its own (the sandbox's trades stay in the shared database).
-beforeEach(() => {
-  day += 2;
-  h.advance(day * DAY);
-  date = beijingDate(h.state.clock);
-});
-
-const deps = () => ({ db: h.db, provider: payments, bills: payments });
 const newNo = () => `R${randomBytes(8).toString('hex')}`;
 
 async function shopOrder(o: { outTradeNo?: string; totalFen?: number; status?: OrderStatus; tradeNo?: string | null; paidAt?: Date | null; refundedFen?: number; refundedAt?: Date | null } = {}) {
@@ -60,13 +41,6 @@ async function paidInBoth(fen = 1230) {
   const outTradeNo = newNo();
   const trade = await sandboxPaid(outTradeNo, fen);
   return shopOrder({ outTradeNo, totalFen: fen, status: 'PAID', tradeNo: trade.tradeNo, paidAt: trade.paidAt });
-}
-
-async function reconcileNextMorning() {
-  h.advance(DAY);
-  const result = await reconcileDate(deps(), date, { now: () => h.state.clock });
-  if (result.kind !== 'done') throw new Error(`expected a bill: ${result.reason}`);
-  return { run: result.run, detail: await getReconciliationRun(h.db, date) };
 }
 
 describe('reconciling a day against the sandbox bill', () => {
@@ -102,7 +76,7 @@ describe('reconciling a day against the sandbox bill', () => {
     const order = await h.db.order.findUniqueOrThrow({ where: { id: unpaid.id }, include: { events: true } });
     expect(order).toMatchObject({ status: 'PAID', tradeNo: trade.tradeNo, paidAt: trade.paidAt, attention: null });
     expect(order.events.map((e) => [e.source, e.outcome])).toEqual([['BILL', 'applied']]);
-    expect(order.events[0]?.rawBody).toMatch(new RegExp(`^bill ${SELLER_ID}0156_${date.replaceAll('-', '')} line \\d+$`));
+    expect(order.events[0]?.rawBody).toMatch(new RegExp(`^bill ${SELLER_ID}0156_${days.date().replaceAll('-', '')} line \\d+$`));
     // A payment after the order expired here is paid and flagged, as from a notification.
     const late = await h.db.order.findUniqueOrThrow({ where: { id: expired.id } });
     expect(late.status).toBe('PAID');
@@ -163,22 +137,22 @@ describe('reconciling a day against the sandbox bill', () => {
     expect(first.run.differenceCount).toBe(1);
     await h.db.order.update({ where: { id: ghost.id }, data: { paidAt: new Date(h.state.clock.getTime() - 10 * DAY) } });
 
-    const [a, b] = await Promise.all([reconcileDate(deps(), date), reconcileDate(deps(), date)]);
+    const [a, b] = await Promise.all([reconcileDate(deps(), days.date()), reconcileDate(deps(), days.date())]);
     expect([a.kind, b.kind]).toEqual(['done', 'done']);
-    const runs = await h.db.reconciliationRun.findMany({ where: { billDate: date } });
+    const runs = await h.db.reconciliationRun.findMany({ where: { billDate: days.date() } });
     expect(runs).toHaveLength(1);
     expect(runs[0]?.status).toBe('MATCHED');
-    expect(await h.db.reconciliationDifference.count({ where: { run: { billDate: date } } })).toBe(0);
-    expect((await listReconciliationRuns(h.db)).find((r) => r.date === date)?.status).toBe('MATCHED');
+    expect(await h.db.reconciliationDifference.count({ where: { run: { billDate: days.date() } } })).toBe(0);
+    expect((await listReconciliationRuns(h.db)).find((r) => r.date === days.date())?.status).toBe('MATCHED');
   });
 
   it('today and future dates have no bill yet: nothing is stored', async () => {
     await paidInBoth();
-    const today = await reconcileDate(deps(), date);
+    const today = await reconcileDate(deps(), days.date());
     expect(today).toMatchObject({ kind: 'not-ready' });
     expect(today.kind === 'not-ready' && today.reason).toContain('isp.bill_not_exist');
     expect(await reconcileDate(deps(), '2099-01-01')).toMatchObject({ kind: 'not-ready' });
-    expect(await h.db.reconciliationRun.count({ where: { billDate: date } })).toBe(0);
+    expect(await h.db.reconciliationRun.count({ where: { billDate: days.date() } })).toBe(0);
   });
 });
 
@@ -186,10 +160,10 @@ describe('the sandbox bill download', () => {
   it('is a short-lived link that only the signed answer gives', async () => {
     await paidInBoth();
     h.advance(DAY);
-    const answer = await h.client.downloadBillUrl(date);
+    const answer = await h.client.downloadBillUrl(days.date());
     if (answer.kind !== 'url') throw new Error('expected a URL');
     const url = new URL(answer.url);
-    expect(url.searchParams.get('downloadFileName')).toBe(`${SELLER_ID}0156_${date.replaceAll('-', '')}.csv.zip`);
+    expect(url.searchParams.get('downloadFileName')).toBe(`${SELLER_ID}0156_${days.date().replaceAll('-', '')}.csv.zip`);
     const path = url.pathname + url.search;
     const ok = await request(h.app).get(path).buffer(true).parse((res, cb) => {
       const chunks: Buffer[] = [];
@@ -208,12 +182,12 @@ describe('SANDBOX_BILL_TODAY', () => {
     const ctx = { db: h.db, appId: APP_ID, sellerId: SELLER_ID, now: () => h.state.clock };
     const keys = { alipayPrivateKey: h.alipayKeys.privateKey, alipayPublicKey: h.alipayKeys.publicKey, basePath: '/sandbox' };
     const today = createSandboxBills({ ctx, ...keys, billToday: true });
-    const answer = await today.downloadUrlQuery({ bill_type: 'trade', bill_date: date }, { origin: 'http://sandbox.test' });
+    const answer = await today.downloadUrlQuery({ bill_type: 'trade', bill_date: days.date() }, { origin: 'http://sandbox.test' });
     expect(answer['bill_download_url']).toMatch(/^http:\/\/sandbox\.test\/sandbox\/downloadBillFile\.resource\?/);
     const tomorrow = beijingDate(new Date(h.state.clock.getTime() + DAY));
     await expect(today.downloadUrlQuery({ bill_type: 'trade', bill_date: tomorrow }, { origin: 'http://sandbox.test' })).rejects.toThrow(/isp.bill_not_exist/);
     const normal = createSandboxBills({ ctx, ...keys, billToday: false });
-    await expect(normal.downloadUrlQuery({ bill_type: 'trade', bill_date: date }, { origin: 'http://sandbox.test' })).rejects.toThrow(/isp.bill_not_exist/);
+    await expect(normal.downloadUrlQuery({ bill_type: 'trade', bill_date: days.date() }, { origin: 'http://sandbox.test' })).rejects.toThrow(/isp.bill_not_exist/);
   });
 });
 
@@ -225,9 +199,9 @@ describe('a bill with the same trade twice', () => {
     const refund: BillEntry = { kind: 'refund', outTradeNo: order.outTradeNo, tradeNo: order.tradeNo!, amountFen: 10, at, outRequestNo: 'X1', raw: 'line 8' };
     await h.db.order.update({ where: { id: order.id }, data: { refundedFen: 10, refundedAt: at } });
     const bills: BillSource = { tradeBill: async () => ({ kind: 'bill', entries: [payment, { ...payment, raw: 'line 7' }, refund, { ...refund, raw: 'line 9' }] }) };
-    const result = await reconcileDate({ db: h.db, provider: payments, bills }, date);
+    const result = await reconcileDate({ db: h.db, provider: days.payments(), bills }, days.date());
     if (result.kind !== 'done') throw new Error('expected a run');
-    const detail = await getReconciliationRun(h.db, date);
+    const detail = await getReconciliationRun(h.db, days.date());
     expect(detail.differences.map((d) => d.kind)).toEqual(['DUPLICATE', 'DUPLICATE']);
     expect(detail.differences[0]?.detail).toContain('appears twice');
     expect(result.run.matched).toEqual({ payments: { count: 1, fen: 1230 }, refunds: { count: 1, fen: 10 } });
@@ -239,11 +213,11 @@ describe('the daily job', () => {
 
   it('waits for 09:30 Beijing, is claimed by one instance, and retries later while the bill is not ready', async () => {
     // 09:00 Beijing: too early.
-    const morning = new Date(`${date}T01:00:00Z`);
-    const jobDeps = { db: h.db, provider: payments, bills: notReady };
+    const morning = new Date(`${days.date()}T01:00:00Z`);
+    const jobDeps = { db: h.db, provider: days.payments(), bills: notReady };
     expect(await runDailyReconciliation(jobDeps, { now: () => morning })).toEqual({ ran: false, reason: 'too-early' });
 
-    const later = new Date(`${date}T02:00:00Z`);
+    const later = new Date(`${days.date()}T02:00:00Z`);
     const results = await Promise.all(
       Array.from({ length: 5 }, (_, i) => runDailyReconciliation(jobDeps, { now: () => later, instanceId: `instance-${i}` })),
     );

@@ -11,9 +11,11 @@ import {
   type PagePayOptions,
 } from '../../src/alipay/index.js';
 import type { Db } from '../../src/db/client.js';
+import { beijingDate } from '../../src/lib/beijing-time.js';
 import { createAlipayPayments, type AlipayPayments } from '../../src/payments/alipay-adapter.js';
 import { createSandboxAccess, formSecret } from '../../src/sandbox/access.js';
 import { createSandboxGateway, type SandboxGateway } from '../../src/sandbox/gateway.js';
+import { getReconciliationRun, reconcileDate } from '../../src/shop/payments/reconciliation.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const APP_ID = '2021000123456789';
@@ -203,4 +205,43 @@ export async function serveSandbox(h: Pick<SandboxHarness, 'app' | 'appKeys' | '
     'http://shop.test',
   );
   return { payments, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/**
+ * For reconciliation tests, at a test file's top level: the harness's sandbox served (serveSandbox)
+ * for the whole file, and each test trading on a Beijing day of its own, two after the previous
+ * test's (the sandbox's trades stay in the file's database). Members are valid inside tests and hooks.
+ */
+export function useBillDays(h: SandboxHarness) {
+  const DAY = 24 * 60 * 60 * 1000;
+  let served: Awaited<ReturnType<typeof serveSandbox>> | undefined;
+  let day = 0;
+  let date = '';
+  beforeAll(async () => {
+    served = await serveSandbox(h);
+  });
+  afterAll(() => served?.close());
+  beforeEach(() => {
+    day += 2;
+    h.advance(day * DAY);
+    date = beijingDate(h.state.clock);
+  });
+  const payments = (): AlipayPayments => {
+    if (!served) throw new Error('useBillDays: the sandbox is served only inside tests and hooks');
+    return served.payments;
+  };
+  const deps = () => ({ db: h.db, provider: payments(), bills: payments() });
+  return {
+    payments,
+    deps,
+    /** The Beijing date the current test's trades happen on. */
+    date: () => date,
+    /** The next morning, when the day's bill is out: reconciles the test's date against it. */
+    async reconcileNextMorning() {
+      h.advance(DAY);
+      const result = await reconcileDate(deps(), date, { now: () => h.state.clock });
+      if (result.kind !== 'done') throw new Error(`expected a bill: ${result.reason}`);
+      return { run: result.run, detail: await getReconciliationRun(h.db, date) };
+    },
+  };
 }
