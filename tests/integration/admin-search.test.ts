@@ -1,9 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SHORT_SEARCH_WINDOW } from '../../src/shop/admin-orders.js';
 import { placeOrder } from '../../src/shop/orders.js';
-import { FakeAlipayApi, fakePayments } from '../support/alipay.js';
-import { signedInOperator } from '../support/admin.js';
-import { buildApp } from '../support/app.js';
+import { useSignedInConsole } from '../support/admin.js';
 import { useTestDatabase } from '../support/db.js';
 
 // Searching the order list by part of a goods name: Chinese (no trigrams in a C-ctype database),
@@ -11,13 +9,7 @@ import { useTestDatabase } from '../support/db.js';
 // a text that matches buyers and goods at once (each read on its own index, pages still exact).
 
 const t = useTestDatabase();
-let app: ReturnType<typeof buildApp>;
-let op: Awaited<ReturnType<typeof signedInOperator>>;
-
-beforeAll(async () => {
-  app = buildApp(t.db, { payments: fakePayments(new FakeAlipayApi()) });
-  op = await signedInOperator(app, t.db);
-});
+const c = useSignedInConsole(t);
 
 async function orderOf(name: string, opts: { createdAt?: Date; buyer?: string } = {}) {
   const goods = await t.db.goods.upsert({ where: { name }, create: { name, priceFen: 500 }, update: {} });
@@ -28,7 +20,7 @@ async function orderOf(name: string, opts: { createdAt?: Date; buyer?: string } 
 }
 
 async function found(q: string, after?: string): Promise<{ orders: string[]; nextCursor: string | null }> {
-  const res = await op.agent.get('/admin/orders.json').query({ q, ...(after ? { after } : {}) }).expect(200);
+  const res = await c.op.agent.get('/admin/orders.json').query({ q, ...(after ? { after } : {}) }).expect(200);
   return { orders: res.body.orders.map((o: { outTradeNo: string }) => o.outTradeNo), nextCursor: res.body.nextCursor };
 }
 
@@ -64,7 +56,7 @@ describe('searching orders by goods name', () => {
     const second = await found('tom', first.nextCursor!);
     expect([...first.orders, ...second.orders]).toEqual(expected);
     expect(second.nextCursor).toBeNull();
-    const html = await op.agent.get('/admin/orders?q=tom').expect(200);
+    const html = await c.op.agent.get('/admin/orders?q=tom').expect(200);
     expect(html.text).toMatch(/data-status="UNPAID">UNPAID <span class="count">65<\/span>/);
     expect(html.text).not.toContain('short-search-note');
   });
@@ -82,10 +74,10 @@ describe('searching orders by goods name', () => {
     expect((await found('Xy')).orders).toEqual([recent]);
     expect((await found('xy')).orders).toEqual([recent]);
     expect((await found('Xy tea')).orders).toEqual([old]);
-    const page = await op.agent.get('/admin/orders?q=Xy').expect(200);
+    const page = await c.op.agent.get('/admin/orders?q=Xy').expect(200);
     expect(page.text).toContain('id="short-search-note"');
     expect(page.text).toContain(`newest ${SHORT_SEARCH_WINDOW.toLocaleString('en')} orders`);
-    const chinese = await op.agent.get(`/admin/orders?q=${encodeURIComponent('茶')}`).expect(200);
+    const chinese = await c.op.agent.get(`/admin/orders?q=${encodeURIComponent('茶')}`).expect(200);
     expect(chinese.text).not.toContain('short-search-note');
   });
 });

@@ -1,7 +1,11 @@
 import type { Express, Router } from 'express';
 import request from 'supertest';
+import { beforeAll } from 'vitest';
 import { addOperator, type OperatorRole } from '../../src/accounts/operators.js';
 import type { Db } from '../../src/db/client.js';
+import { FakeAlipayApi, fakePayments } from './alipay.js';
+import { buildApp } from './app.js';
+import type { TestDatabase } from './db.js';
 
 export const OPERATOR_PASSWORD = 'correct horse battery';
 
@@ -57,4 +61,17 @@ export function csrfTokenOf(html: string): string {
 export function cookieOf(res: { headers: Record<string, unknown> }, name: string): string | undefined {
   const cookies = (res.headers['set-cookie'] as string[] | undefined) ?? [];
   return cookies.find((c) => c.startsWith(`${name}=`));
+}
+
+/**
+ * At a test file's top level: the app on the file's test database (a fake Alipay) and an operator
+ * signed in to it, both made before the file's tests. Members are valid inside tests and hooks.
+ */
+export function useSignedInConsole(t: TestDatabase) {
+  const made = {} as { app: ReturnType<typeof buildApp>; op: Awaited<ReturnType<typeof signedInOperator>> };
+  beforeAll(async () => {
+    made.app = buildApp(t.db, { payments: fakePayments(new FakeAlipayApi()) });
+    made.op = await signedInOperator(made.app, t.db);
+  });
+  return made;
 }
