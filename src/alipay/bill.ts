@@ -139,11 +139,6 @@ export function openTradeBill(zip: Uint8Array, opts: ReadBillOptions = {}): Trad
   return parseDetailLines(zipLines(zip, entry, max), entry.name, (text) => text);
 }
 
-/** Parses the decoded text of a 业务明细 file. */
-export function parseDetailFile(text: string, fileName: string): TradeBill {
-  return collect(parseDetailLines(text.split('\n')[Symbol.iterator](), fileName, own));
-}
-
 function collect(stream: TradeBillStream): TradeBill {
   const records = [...stream.records];
   return { account: stream.account, fileName: stream.fileName, records, ...stream.totals() };

@@ -29,6 +29,11 @@ export function formatYuan(fen: number): string {
   return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
 }
 
+/** formatYuan in SQL, for text PostgreSQL formats itself: an expression of integer fen → '12.30'. */
+export function formatYuanSql(fenExpr: string): string {
+  return `((${fenExpr}) * 0.01)::text`;
+}
+
 /** 199900 → "¥1,999.00" */
 export function formatPrice(fen: number): string {
   assertFen(fen);

@@ -246,11 +246,6 @@ function billEntry(r: TradeBill['records'][number], source: string): BillEntry {
   return entry;
 }
 
-export function billEntries(bill: TradeBill): BillEntry[] {
-  const source = billSource(bill.fileName);
-  return bill.records.map((r) => billEntry(r, source));
-}
-
 /** The bill's entries as they are parsed (a malformed file throws while they are read). */
 export function* billEntryStream(bill: TradeBillStream): Generator<BillEntry, void, undefined> {
   const source = billSource(bill.fileName);

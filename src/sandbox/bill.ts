@@ -2,11 +2,12 @@ import { createSign, createVerify, randomBytes, type KeyObject } from 'node:cryp
 import type { Request, Response } from 'express';
 import { billBaseName, buildTradeBillZip, type BillRowInput } from '../alipay/bill-writer.js';
 import { beijingDate, startOfBeijingDay } from '../lib/beijing-time.js';
+import { fenFromDb } from '../lib/money.js';
 import { randomDigits } from '../lib/random-digits.js';
 import { generateAlipayUserId } from './keys.js';
 import { GatewayError, businessError, invalidParameter, missingParameter, parseAmount, checkOutNo, successBody } from './protocol.js';
 import { findTradeById } from './trade-queries.js';
-import { amount, fenOf, generateTradeNo, type TradeContext } from './trades.js';
+import { amount, generateTradeNo, type TradeContext } from './trades.js';
 
 // The sandbox's trade bill (对账单): alipay.data.dataservice.bill.downloadurl.query answers a
 // short-lived signed download URL on the sandbox; the download builds the zip in Alipay's exact
@@ -46,7 +47,7 @@ export async function sandboxBillRows(ctx: TradeContext, date: string, until?: D
     subject: t.subject,
     createdAt: t.createdAt,
     finishedAt: t.paidAt!,
-    amountFen: fenOf(t.totalFen),
+    amountFen: fenFromDb(t.totalFen),
     ...(t.buyerLogonId ? { buyerLogonId: t.buyerLogonId } : {}),
   }));
   for (const r of refunds) {
@@ -57,7 +58,7 @@ export async function sandboxBillRows(ctx: TradeContext, date: string, until?: D
       subject: r.trade.subject,
       createdAt: r.trade.createdAt,
       finishedAt: r.createdAt,
-      amountFen: fenOf(r.refundFen),
+      amountFen: fenFromDb(r.refundFen),
       outRequestNo: r.outRequestNo,
       ...(r.trade.buyerLogonId ? { buyerLogonId: r.trade.buyerLogonId } : {}),
     });
@@ -173,7 +174,7 @@ export function createSandboxBills(deps: SandboxBillDeps) {
     const body = (req.body ?? {}) as Record<string, unknown>;
     try {
       if (!trade || trade.appId !== ctx.appId) throw businessError('ACQ.TRADE_NOT_EXIST', '交易不存在');
-      const remaining = fenOf(trade.totalFen - trade.refundedFen);
+      const remaining = fenFromDb(trade.totalFen - trade.refundedFen);
       const fen = parseAmount('amount', typeof body['amount'] === 'string' && body['amount'].trim() ? body['amount'].trim() : amount(remaining));
       await refundWithoutNotification(ctx, trade.id, fen);
     } catch (err) {
@@ -195,7 +196,7 @@ export async function payWithoutNotification(ctx: TradeContext, outTradeNo: stri
   const existing = await ctx.db.sandboxTrade.findUnique({ where: { appId_outTradeNo: { appId: ctx.appId, outTradeNo } } });
   const paid = { status: 'TRADE_SUCCESS' as const, paidAt: now, buyerId: generateAlipayUserId(), buyerLogonId: 'san***@sandbox.com' };
   if (existing) {
-    if (fenOf(existing.totalFen) !== fen) throw businessError('ACQ.CONTEXT_INCONSISTENT', `trade ${outTradeNo} exists with another amount`);
+    if (fenFromDb(existing.totalFen) !== fen) throw businessError('ACQ.CONTEXT_INCONSISTENT', `trade ${outTradeNo} exists with another amount`);
     const { count } = await ctx.db.sandboxTrade.updateMany({ where: { id: existing.id, status: 'WAIT_BUYER_PAY' }, data: paid });
     if (count !== 1) throw businessError('ACQ.TRADE_STATUS_ERROR', `trade ${outTradeNo} is not waiting for payment`);
     return ctx.db.sandboxTrade.findUniqueOrThrow({ where: { id: existing.id } });

@@ -86,7 +86,7 @@ export async function openTrade(ctx: TradeContext, req: PagePayRequest): Promise
         throw businessError('ACQ.TRADE_HAS_SUCCESS', '交易已被支付 (this trade has already been paid)');
       }
       if (existing.status === 'TRADE_CLOSED') throw businessError('ACQ.TRADE_HAS_CLOSE', '交易已经关闭 (this trade is closed)');
-      if (fenOf(existing.totalFen) !== req.totalFen || existing.subject !== req.subject) {
+      if (fenFromDb(existing.totalFen) !== req.totalFen || existing.subject !== req.subject) {
         throw businessError(
           'ACQ.CONTEXT_INCONSISTENT',
           '交易信息被篡改 (a trade with this out_trade_no exists with a different total_amount or subject)',
@@ -127,7 +127,7 @@ export async function openTrade(ctx: TradeContext, req: PagePayRequest): Promise
 
 /** Integer fen (bigint columns) → Alipay's "12.30". */
 export function amount(fen: bigint | number): string {
-  return fenToAmount(typeof fen === 'bigint' ? fenOf(fen) : fen);
+  return fenToAmount(typeof fen === 'bigint' ? fenFromDb(fen) : fen);
 }
 
 /** trade_status_sync fields shared by payment and refund notifications (no notify_time/sign). */
@@ -252,7 +252,7 @@ export async function refundTrade(
       where: { tradeId_outRequestNo: { tradeId, outRequestNo: req.outRequestNo } },
     });
     if (previous) {
-      if (fenOf(previous.refundFen) !== req.refundFen) {
+      if (fenFromDb(previous.refundFen) !== req.refundFen) {
         throw businessError(
           'ACQ.CONTEXT_INCONSISTENT',
           '参数不一致 (this out_request_no was already used for a refund of a different amount)',
@@ -302,6 +302,3 @@ export async function refundTrade(
   const { notificationId, ...rest } = result as RefundOutcome;
   return notificationId === undefined ? rest : { ...rest, notificationId };
 }
-
-/** A bigint fen column as a number (lib/money fenFromDb: exact, checked). */
-export const fenOf = (fen: bigint): number => fenFromDb(fen);

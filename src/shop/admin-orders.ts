@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
-import { escapeLiteral, type QueryResultRow } from 'pg';
-import { poolOf, queryRows, queryRowsSerial, type Db } from '../db/client.js';
+import { escapeLiteral } from 'pg';
+import { queryRows, queryRowsSerial, type Db } from '../db/client.js';
 import { copyValuesOut } from '../db/copy-out.js';
 import type { OrderStatus } from '../generated/prisma/client.js';
 import { beijingDate, startOfBeijingDay } from '../lib/beijing-time.js';
-import { fenFromDb } from '../lib/money.js';
+import { fenFromDb, formatYuanSql } from '../lib/money.js';
 import { searchText } from './search-text.js';
 import { InvalidRequestError, NotFoundError } from './errors.js';
 
@@ -305,11 +305,6 @@ function beijingText(expr: string): string {
   return `to_char(${expr} AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD HH24:MI:SS')`;
 }
 
-/** Fen in yuan, as formatYuan writes it: 1230 → "12.30". */
-function yuanText(expr: string): string {
-  return `(${expr} * 0.01)::text`;
-}
-
 /**
  * The CSV export as a SELECT of one text column, each row a finished CSV line (CRLF) in the order
  * of present.ts CSV_HEADER, newest first. Formatted by PostgreSQL and streamed out with COPY: a
@@ -322,12 +317,12 @@ export function exportOrdersQuery(f: OrderFilters): string {
     csvCell('o.out_trade_no'),
     beijingText('o.created_at'),
     `coalesce(${csvCell('it.summary')}, '')`,
-    yuanText('o.total_fen'),
+    formatYuanSql('o.total_fen'),
     'o.status::text',
     `coalesce(${beijingText('o.paid_at')}, '')`,
     `coalesce(${csvCell('o.trade_no')}, '')`,
     `coalesce(${csvCell('o.buyer_logon_id')}, '')`,
-    yuanText('o.refunded_fen'),
+    formatYuanSql('o.refunded_fen'),
     `coalesce(${csvCell('o.attention')}, '')`,
   ];
   return `SELECT ${cells.join(" || ',' || ")} || E'\\r\\n'

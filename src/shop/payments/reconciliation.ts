@@ -5,7 +5,7 @@ import copyStreams from 'pg-copy-streams';
 import { poolOf, type Db } from '../../db/client.js';
 import type { ReconciliationDifferenceKind } from '../../generated/prisma/client.js';
 import { startOfBeijingDay } from '../../lib/beijing-time.js';
-import { fenFromDb } from '../../lib/money.js';
+import { fenFromDb, formatYuanSql } from '../../lib/money.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import { storableText } from './audit.js';
 import { confirmPayment, type PaymentDeps } from './confirm.js';
@@ -114,7 +114,6 @@ const RUN_TIMEOUT_MS = 15 * 60_000;
 const STAGE = { bill: 1, notInBill: 2, refund: 3, refundNotInBill: 4, notifiedNotInBill: 5, confirmed: 6 } as const;
 const seq = (stage: number, n: string) => `(${stage}::bigint * 10000000000 + ${n})`;
 
-const yuanSql = (fen: string) => `((${fen}) / 100)::text || '.' || lpad(((${fen}) % 100)::text, 2, '0')`;
 const PAID = `('PAID', 'REFUNDED')`;
 
 const DIFF_COLUMNS = 'seq, kind, resolution, order_id, out_trade_no, trade_no, out_request_no, bill_fen, shop_fen, shop_status, detail';
@@ -265,8 +264,8 @@ async function classify(s: Session, start: Date, end: Date): Promise<void> {
       CASE verdict
         WHEN 'dup_trade' THEN 'Trade ' || trade_no || ' appears twice in the bill (' || first_raw || '; ' || raw || ').'
         WHEN 'dup_order' THEN 'Order ' || out_trade_no || ' was paid twice at Alipay: trades ' || first_trade || ' and ' || trade_no || ': refund one of them.'
-        WHEN 'unknown' THEN 'Alipay collected ¥' || ${yuanSql('amount_fen')} || ' for ' || coalesce(nullif(out_trade_no, ''), '(no order number)') || ', which is not an order here.'
-        WHEN 'amount' THEN 'The bill says ¥' || ${yuanSql('amount_fen')} || ', the order totals ¥' || ${yuanSql('total_fen')} || '.'
+        WHEN 'unknown' THEN 'Alipay collected ¥' || ${formatYuanSql('amount_fen')} || ' for ' || coalesce(nullif(out_trade_no, ''), '(no order number)') || ', which is not an order here.'
+        WHEN 'amount' THEN 'The bill says ¥' || ${formatYuanSql('amount_fen')} || ', the order totals ¥' || ${formatYuanSql('total_fen')} || '.'
         ELSE 'The order is paid here by trade ' || order_trade_no || ', the bill has trade ' || trade_no || ': it may have been paid twice.'
       END
     FROM recon_pay WHERE verdict NOT IN ('match', 'confirm')`);
@@ -288,17 +287,17 @@ async function classify(s: Session, start: Date, end: Date): Promise<void> {
       'flagged', order_id, out_trade_no, trade_no, out_request_no, amount_fen,
       CASE verdict WHEN 'no_order' THEN NULL WHEN 'not_recorded' THEN 0 ELSE ours_fen END, order_status,
       CASE verdict
-        WHEN 'no_order' THEN 'Alipay refunded ¥' || ${yuanSql('amount_fen')} || ' of ' || out_trade_no || ', which is not an order here.'
-        WHEN 'amount' THEN 'Refund ' || out_request_no || ': the bill says ¥' || ${yuanSql('amount_fen')} || ', the refund here is ¥' || ${yuanSql('ours_fen')} || '.'
-        WHEN 'unsettled' THEN 'Alipay refunded ¥' || ${yuanSql('amount_fen')} || ' as ' || out_request_no || ', which is ' || ours_status || ' here: ask Alipay about it from the order page.'
-        ELSE 'Alipay refunded ¥' || ${yuanSql('amount_fen')} || ' as ' || coalesce(out_request_no, '(no request number)') || ': no refund here has that number'
-          || CASE WHEN notified_fen > 0 THEN ', and what notifications reported refunded (¥' || ${yuanSql('notified_fen')} || ' beyond the refunds here) does not cover it.' ELSE '.' END
+        WHEN 'no_order' THEN 'Alipay refunded ¥' || ${formatYuanSql('amount_fen')} || ' of ' || out_trade_no || ', which is not an order here.'
+        WHEN 'amount' THEN 'Refund ' || out_request_no || ': the bill says ¥' || ${formatYuanSql('amount_fen')} || ', the refund here is ¥' || ${formatYuanSql('ours_fen')} || '.'
+        WHEN 'unsettled' THEN 'Alipay refunded ¥' || ${formatYuanSql('amount_fen')} || ' as ' || out_request_no || ', which is ' || ours_status || ' here: ask Alipay about it from the order page.'
+        ELSE 'Alipay refunded ¥' || ${formatYuanSql('amount_fen')} || ' as ' || coalesce(out_request_no, '(no request number)') || ': no refund here has that number'
+          || CASE WHEN notified_fen > 0 THEN ', and what notifications reported refunded (¥' || ${formatYuanSql('notified_fen')} || ' beyond the refunds here) does not cover it.' ELSE '.' END
       END
     FROM recon_ref WHERE verdict IN ('no_order', 'amount', 'unsettled', 'not_recorded')`);
 
   await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.refundNotInBill, 'f.id')}, 'REFUND_NOT_IN_BILL', 'flagged', o.id, o.out_trade_no, f.trade_no, f.out_request_no, NULL, f.amount_fen, o.status::text,
-      'Refunded ¥' || ${yuanSql('f.amount_fen')} || ' here as ' || f.out_request_no || ' that day, but the bill has no such refund.'
+      'Refunded ¥' || ${formatYuanSql('f.amount_fen')} || ' here as ' || f.out_request_no || ' that day, but the bill has no such refund.'
     FROM refunds f JOIN orders o ON o.id = f.order_id
     WHERE f.status = 'SUCCEEDED' AND f.created_at >= $1 AND f.created_at < $2
       AND NOT EXISTS (SELECT 1 FROM recon_ref x WHERE x.refund_id = f.id)`, [start, end]);
@@ -307,7 +306,7 @@ async function classify(s: Session, start: Date, end: Date): Promise<void> {
   // of the order without a row here: nothing at Alipay that day matches it.
   await s.query(`INSERT INTO recon_diff (${DIFF_COLUMNS})
     SELECT ${seq(STAGE.notifiedNotInBill, 'o.id')}, 'REFUND_NOT_IN_BILL', 'flagged', o.id, o.out_trade_no, o.trade_no, NULL, NULL, n.fen, o.status::text,
-      'Refunded ¥' || ${yuanSql('n.fen')} || ' here that day (reported by Alipay''s notification, no refund request here), but the bill has no refund for it.'
+      'Refunded ¥' || ${formatYuanSql('n.fen')} || ' here that day (reported by Alipay''s notification, no refund request here), but the bill has no refund for it.'
     FROM ${NOTIFIED_REFUNDS} n JOIN orders o ON o.id = n.order_id
     WHERE n.fen > 0 AND NOT EXISTS (SELECT 1 FROM recon_ref x WHERE x.order_id = o.id AND x.refund_id IS NULL)`, [start, end]);
 }
